@@ -1,0 +1,1 @@
+//! XCDR1 encoding of ROS 2 messages and schema-driven CDR ⇄ JSON conversion.

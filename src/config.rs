@@ -1,0 +1,232 @@
+//! Every parameter of the gateway in one validated struct.
+//!
+//! Names and defaults follow foxglove_bridge 3.4.3 (`../shared/reference/anchors.md` §A.2) so a
+//! launch file or params file written for it works here; every `*_whitelist` also answers to
+//! `*_allowlist`. Regexes are compiled once at load: a bad one fails startup naming the
+//! parameter, instead of being skipped as foxglove_bridge does.
+
+use std::time::Duration;
+
+/// A list of regular expressions matched against whole names, case-insensitively, the way
+/// foxglove_bridge matches its whitelists (ECMAScript `regex_match` with `icase`).
+///
+/// `fancy-regex` rather than `regex` because the idiom `(?!)` ("match nothing", the only way to
+/// say "empty list" through a launch file) needs look-around.
+#[derive(Debug, Clone)]
+pub struct Patterns {
+    sources: Vec<String>,
+    compiled: Vec<fancy_regex::Regex>,
+}
+
+impl Patterns {
+    /// Compile `sources`; `param` names the parameter in the error.
+    pub fn new<S: AsRef<str>>(param: &str, sources: &[S]) -> Result<Self, ConfigError> {
+        let mut compiled = Vec::with_capacity(sources.len());
+        for s in sources {
+            let s = s.as_ref();
+            let re = fancy_regex::RegexBuilder::new(&format!("^(?:{s})$"))
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| ConfigError::BadRegex {
+                    param: param.to_string(),
+                    pattern: s.to_string(),
+                    reason: e.to_string(),
+                })?;
+            compiled.push(re);
+        }
+        Ok(Patterns {
+            sources: sources.iter().map(|s| s.as_ref().to_string()).collect(),
+            compiled,
+        })
+    }
+
+    /// Matches everything: `[".*"]`.
+    pub fn all() -> Self {
+        Self::new("", &[".*"]).expect("static pattern")
+    }
+
+    /// Matches nothing: `["(?!)"]`.
+    pub fn none() -> Self {
+        Self::new("", &["(?!)"]).expect("static pattern")
+    }
+
+    /// True if any pattern matches the whole of `name`.
+    pub fn matches(&self, name: &str) -> bool {
+        self.compiled
+            .iter()
+            .any(|re| re.is_match(name).unwrap_or(false))
+    }
+
+    /// The patterns as given.
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+}
+
+/// A parameter value that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A regex did not compile.
+    #[error("parameter {param}: invalid regular expression {pattern:?}: {reason}")]
+    BadRegex {
+        /// The parameter.
+        param: String,
+        /// The pattern.
+        pattern: String,
+        /// The compiler's message.
+        reason: String,
+    },
+    /// A value has the wrong type or is out of range.
+    #[error("parameter {param}: {reason}")]
+    BadValue {
+        /// The parameter.
+        param: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// The params file could not be read or parsed.
+    #[error("params file {path}: {reason}")]
+    ParamsFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Capabilities a viewer can be offered (foxglove_bridge's `capabilities` parameter).
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "clientPublish",
+    "parameters",
+    "parametersSubscribe",
+    "services",
+    "connectionGraph",
+    "assets",
+];
+
+/// foxglove_bridge's default `asset_uri_allowlist`: package:// meshes and images only.
+pub const DEFAULT_ASSET_URI_ALLOWLIST: &str = r"^package://(?:[-\w%]+/)*[-\w%.]+\.(?:dae|fbx|glb|gltf|jpeg|jpg|mtl|obj|png|stl|tif|tiff|urdf|webp|xacro)$";
+
+/// The gateway's configuration. Build it with [`Config::default`] and the loaders; every field is
+/// already validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `port`: WebSocket port; 0 picks a free one. Default 8765.
+    pub port: u16,
+    /// `address`: bind address. Default `0.0.0.0`.
+    pub address: String,
+    /// `tls`: serve `wss://`.
+    pub tls: bool,
+    /// `certfile`: PEM certificate chain.
+    pub certfile: String,
+    /// `keyfile`: PEM private key.
+    pub keyfile: String,
+    /// `topic_whitelist` / `topic_allowlist`: topics advertised to viewers.
+    pub topic_whitelist: Patterns,
+    /// `service_whitelist` / `service_allowlist`.
+    pub service_whitelist: Patterns,
+    /// `param_whitelist` / `param_allowlist`.
+    pub param_whitelist: Patterns,
+    /// `client_topic_whitelist` / `client_topic_allowlist`: topics viewers may publish to.
+    /// Enforced (foxglove_bridge 3.4.3 parses but ignores it).
+    pub client_topic_whitelist: Patterns,
+    /// `send_buffer_limit`: bytes of message data queued per viewer before the oldest is dropped.
+    pub send_buffer_limit: usize,
+    /// `message_backlog_size`: messages queued per viewer (data queue) and the control queue bound.
+    pub message_backlog_size: usize,
+    /// `capabilities` offered to viewers.
+    pub capabilities: Vec<String>,
+    /// `asset_uri_allowlist`.
+    pub asset_uri_allowlist: Patterns,
+    /// `min_qos_depth`.
+    pub min_qos_depth: u32,
+    /// `max_qos_depth`. Default 25 (foxglove_bridge's code default; its launch file says 10).
+    pub max_qos_depth: u32,
+    /// `best_effort_qos_topic_whitelist`: topics forced to best-effort subscriptions.
+    pub best_effort_qos_topic_whitelist: Patterns,
+    /// `include_hidden`: show topics and services whose names start with `_` or contain `/_`.
+    pub include_hidden: bool,
+    /// `ignore_unresponsive_param_nodes`.
+    pub ignore_unresponsive_param_nodes: bool,
+    /// `use_sim_time`: drive log times and the `time` capability from `/clock`.
+    pub use_sim_time: bool,
+    /// `debug`: verbose logging.
+    pub debug: bool,
+    /// `zero_twist_on_disconnect` (ours): when a viewer that published a Twist or TwistStamped
+    /// goes away or unadvertises, publish one zero message so the robot stops. Default true.
+    pub zero_twist_on_disconnect: bool,
+    /// `keepalive_interval_ms` (ours): how often the server pings each viewer. 0 disables.
+    pub keepalive_interval: Duration,
+    /// `keepalive_timeout_ms` (ours): a viewer silent this long is dropped.
+    pub keepalive_timeout: Duration,
+    /// `max_incoming_message_size` (ours): largest frame a viewer may send, in bytes.
+    pub max_incoming_message_size: usize,
+    /// `service_call_timeout_ms` (ours): a service call not answered by then fails.
+    pub service_call_timeout: Duration,
+    /// `remote_access`: start the remote-access gateway.
+    pub remote_access: bool,
+    /// `device_token` (or `FOXGLOVE_DEVICE_TOKEN`). Never logged.
+    pub device_token: Option<Secret>,
+    /// `foxglove_api_url` (or `FOXGLOVE_API_URL`).
+    pub foxglove_api_url: String,
+    /// `max_data_track_message_size` (≥ 1200).
+    pub max_data_track_message_size: usize,
+}
+
+/// A string that never shows itself in `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 8765,
+            address: "0.0.0.0".into(),
+            tls: false,
+            certfile: String::new(),
+            keyfile: String::new(),
+            topic_whitelist: Patterns::all(),
+            service_whitelist: Patterns::all(),
+            param_whitelist: Patterns::all(),
+            client_topic_whitelist: Patterns::all(),
+            send_buffer_limit: 10_000_000,
+            message_backlog_size: 1024,
+            capabilities: DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect(),
+            asset_uri_allowlist: Patterns::new("asset_uri_allowlist", &[DEFAULT_ASSET_URI_ALLOWLIST])
+                .expect("static pattern"),
+            min_qos_depth: 1,
+            max_qos_depth: 25,
+            best_effort_qos_topic_whitelist: Patterns::none(),
+            include_hidden: false,
+            ignore_unresponsive_param_nodes: true,
+            use_sim_time: false,
+            debug: false,
+            zero_twist_on_disconnect: true,
+            keepalive_interval: Duration::from_secs(5),
+            keepalive_timeout: Duration::from_secs(20),
+            max_incoming_message_size: 16 * 1024 * 1024,
+            service_call_timeout: Duration::from_secs(5),
+            remote_access: false,
+            device_token: None,
+            foxglove_api_url: "https://api.foxglove.dev".into(),
+            max_data_track_message_size: 102_400,
+        }
+    }
+}

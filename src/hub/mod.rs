@@ -1,0 +1,1 @@
+//! Channels, subscriptions, client publishing and per-viewer queues.

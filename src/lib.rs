@@ -1,0 +1,25 @@
+//! foxglove_gateway: a ROS 2 node that serves the robot's topics to Foxglove.
+//!
+//! # Layout
+//!
+//! - [`config`]: every parameter, validated once (foxglove_bridge-compatible names).
+//! - [`schema`]: interface definitions from the ament index → `ros2msg` schema text + parsed form.
+//! - [`cdr`]: XCDR1 reader/writer and schema-driven CDR ⇄ JSON.
+//! - [`protocol`]: the Foxglove WebSocket protocol, sans I/O (messages, encode, decode).
+//! - [`hub`]: channels, subscriptions (one ROS subscription per channel, refcounted over all
+//!   viewers), client publishing, and the per-viewer queues with their overload policy.
+//! - [`ws`]: the WebSocket listener and one task per connection.
+//! - [`ros`]: the ROS boundary (commands in, events out), the simulated graph, and the r2r
+//!   backend behind the `ros2` feature.
+//!
+//! Data flows ROS → [`ros::MessageSink`] (the hub) → per-viewer queues → socket; viewer
+//! publications flow socket → hub (allowlist, JSON→CDR) → [`ros::RosCommand::Publish`].
+#![warn(missing_docs)]
+
+pub mod cdr;
+pub mod config;
+pub mod hub;
+pub mod protocol;
+pub mod ros;
+pub mod schema;
+pub mod ws;

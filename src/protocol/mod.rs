@@ -1,0 +1,1 @@
+//! The Foxglove WebSocket protocol, sans I/O.

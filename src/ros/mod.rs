@@ -1,0 +1,215 @@
+//! The ROS boundary: what the core asks of a ROS graph ([`RosCommand`]) and what it hears back
+//! ([`RosEvent`], [`MessageSink`]).
+//!
+//! Two implementations stand behind it: the in-process simulated graph ([`sim`]), used by tests
+//! and the demo, and the r2r backend (feature `ros2`). The core never knows which one it has.
+//!
+//! Messages take a separate, direct path ([`MessageSink::message`]) instead of the event channel:
+//! the backend's thread hands each payload to the hub, which only pushes it onto bounded per-viewer
+//! queues and returns. That keeps the ROS thread from ever waiting on a viewer while avoiding an
+//! extra hop per message.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+pub mod qos;
+pub mod sim;
+
+/// Identifies one ROS subscription: the hub uses its channel id.
+pub type SubscriptionKey = u64;
+/// Identifies one viewer-driven ROS publisher, allocated by the hub.
+pub type PublisherKey = u64;
+
+/// Reliability of a QoS profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reliability {
+    /// Reliable delivery.
+    Reliable,
+    /// Best effort.
+    BestEffort,
+    /// Anything the middleware reports that we do not model (system default, unknown).
+    Unknown,
+}
+
+/// Durability of a QoS profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Durability {
+    /// Late joiners get the last messages.
+    TransientLocal,
+    /// No history for late joiners.
+    Volatile,
+    /// Anything else (system default, unknown).
+    Unknown,
+}
+
+/// The QoS of a publisher or subscription, as far as a bridge cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Qos {
+    /// Reliability.
+    pub reliability: Reliability,
+    /// Durability.
+    pub durability: Durability,
+    /// History depth (keep last N); 0 when the middleware does not report it.
+    pub depth: u32,
+}
+
+impl Default for Qos {
+    /// The ROS 2 default for publishers and subscriptions: reliable, volatile, keep last 10.
+    fn default() -> Self {
+        Qos {
+            reliability: Reliability::Reliable,
+            durability: Durability::Volatile,
+            depth: 10,
+        }
+    }
+}
+
+/// One publisher on a topic, from the graph.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PublisherInfo {
+    /// Fully qualified node name (`/ns/node`).
+    pub node: String,
+    /// Its QoS.
+    pub qos: Qos,
+}
+
+/// One (topic, type) pair in the graph. A topic with two types appears twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TopicInfo {
+    /// Topic name, e.g. `/cmd_vel`.
+    pub name: String,
+    /// Type name as the graph reports it, e.g. `geometry_msgs/msg/Twist`.
+    pub type_name: String,
+    /// Current publishers (may be empty: a topic with only subscribers).
+    pub publishers: Vec<PublisherInfo>,
+}
+
+/// A snapshot of the graph, sorted by (name, type_name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GraphSnapshot {
+    /// Every topic the backend sees (hidden ones filtered per `include_hidden` already).
+    pub topics: Vec<TopicInfo>,
+}
+
+/// What the core asks the ROS side to do. Applied in order.
+#[derive(Debug, Clone)]
+pub enum RosCommand {
+    /// Start one ROS subscription; deliver its messages to [`MessageSink::message`] with `key`.
+    Subscribe {
+        /// Identifies the subscription in later messages and commands.
+        key: SubscriptionKey,
+        /// Topic name.
+        topic: String,
+        /// Type name `pkg/msg/Type`.
+        type_name: String,
+    },
+    /// Stop the subscription started with `key`.
+    Unsubscribe {
+        /// As given to `Subscribe`.
+        key: SubscriptionKey,
+    },
+    /// Create a publisher on behalf of a viewer.
+    Advertise {
+        /// Identifies the publisher in later commands.
+        key: PublisherKey,
+        /// Topic name.
+        topic: String,
+        /// Type name `pkg/msg/Type`.
+        type_name: String,
+    },
+    /// Destroy the publisher created with `key`.
+    Unadvertise {
+        /// As given to `Advertise`.
+        key: PublisherKey,
+    },
+    /// Publish one CDR message (with its 4-byte encapsulation header) on a publisher.
+    Publish {
+        /// As given to `Advertise`.
+        key: PublisherKey,
+        /// The serialized message.
+        payload: Bytes,
+    },
+}
+
+/// What the ROS side reports that is not message data.
+#[derive(Debug, Clone)]
+pub enum RosEvent {
+    /// The graph changed (sent only on change, and once at start).
+    Graph(GraphSnapshot),
+    /// A `Subscribe` could not be carried out (e.g. the type is unknown to this build).
+    SubscribeFailed {
+        /// The subscription.
+        key: SubscriptionKey,
+        /// A message for the viewer: what failed and how to fix it.
+        reason: String,
+    },
+    /// An `Advertise` or `Publish` could not be carried out.
+    PublisherFailed {
+        /// The publisher.
+        key: PublisherKey,
+        /// A message for the viewer: what failed and how to fix it.
+        reason: String,
+    },
+    /// Simulated or ROS time moved (only with `use_sim_time`), in nanoseconds.
+    Time(u64),
+}
+
+/// Where a backend delivers message payloads. Implemented by the hub; must never block.
+pub trait MessageSink: Send + Sync + 'static {
+    /// One message arrived on subscription `key`; `log_time` is the receive time in ns.
+    fn message(&self, key: SubscriptionKey, log_time: u64, payload: Bytes);
+}
+
+/// The handle the core keeps to talk to a running backend.
+#[derive(Clone)]
+pub struct RosHandle {
+    commands: mpsc::UnboundedSender<RosCommand>,
+}
+
+impl RosHandle {
+    /// Wrap the command channel of a backend.
+    pub fn new(commands: mpsc::UnboundedSender<RosCommand>) -> Self {
+        RosHandle { commands }
+    }
+
+    /// Queue a command. Returns false if the backend has stopped.
+    pub fn send(&self, command: RosCommand) -> bool {
+        self.commands.send(command).is_ok()
+    }
+}
+
+/// What a backend is given when it starts.
+pub struct BackendIo {
+    /// Commands from the core, in order.
+    pub commands: mpsc::UnboundedReceiver<RosCommand>,
+    /// Non-message events to the core. Rare (graph changes, failures), so unbounded is safe.
+    pub events: mpsc::UnboundedSender<RosEvent>,
+    /// Where message payloads go.
+    pub messages: Arc<dyn MessageSink>,
+}
+
+/// Wire a backend to the core: returns the core's handle, the backend's side, and the event
+/// receiver for the core.
+pub fn channel(messages: Arc<dyn MessageSink>) -> (RosHandle, BackendIo, mpsc::UnboundedReceiver<RosEvent>) {
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    (
+        RosHandle::new(cmd_tx),
+        BackendIo {
+            commands: cmd_rx,
+            events: ev_tx,
+            messages,
+        },
+        ev_rx,
+    )
+}
+
+/// Nanoseconds since the Unix epoch, the log time of received messages.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,1 @@
+//! QoS choice for bridge subscriptions.
