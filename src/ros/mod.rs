@@ -15,6 +15,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 pub mod qos;
+pub mod scenario;
 pub mod sim;
 
 /// Identifies one ROS subscription: the hub uses its channel id.

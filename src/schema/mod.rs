@@ -92,3 +92,28 @@ impl ResolvedSchema {
         self.definitions.get(name).map(|d| d.as_ref())
     }
 }
+
+// TEMPORARY stand-in until the schema branch lands (lookup + parser).
+/// Looks up interface definitions over ament prefixes.
+pub struct SchemaStore {
+    prefixes: Vec<std::path::PathBuf>,
+}
+
+impl SchemaStore {
+    /// A store over these prefixes.
+    pub fn new(prefixes: Vec<std::path::PathBuf>) -> Self {
+        SchemaStore { prefixes }
+    }
+    /// The message type `pkg/msg/Type`.
+    pub fn message(&self, type_name: &str) -> Result<Arc<ResolvedSchema>, SchemaError> {
+        Err(SchemaError::NotFound {
+            name: type_name.into(),
+            searched: format!("{:?}", self.prefixes),
+        })
+    }
+}
+
+/// Parse a concatenated `ros2msg` text.
+pub fn parse_ros2msg(name: &str, _text: &str) -> Result<ResolvedSchema, SchemaError> {
+    Err(SchemaError::InvalidTypeName(name.into()))
+}
