@@ -208,16 +208,12 @@ impl<'a> CdrReader<'a> {
     }
 
     /// A `wstring`: u32 count of UTF-16 code units, then each unit as a `uint16`, no terminator
-    /// (Fast-CDR 2 as used by rmw_fastrtps since Iron; a trailing NUL unit is tolerated and
-    /// dropped). Unpaired surrogates become U+FFFD.
+    /// (Fast-CDR 2 as used by rmw_fastrtps since Iron). Unpaired surrogates become U+FFFD.
     pub fn read_wstring(&mut self) -> Result<String, CdrError> {
         let count = self.read_sequence_len(2)?;
         let mut units = Vec::with_capacity(count);
         for _ in 0..count {
             units.push(self.read_u16()?);
-        }
-        if units.last() == Some(&0) {
-            units.pop();
         }
         Ok(String::from_utf16_lossy(&units))
     }
