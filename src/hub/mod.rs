@@ -404,6 +404,21 @@ impl Hub {
         )
     }
 
+    /// Per viewer: (id, queued data messages, queued data bytes, data messages dropped so far).
+    pub fn client_stats(&self) -> Vec<(ClientId, usize, usize, u64)> {
+        let state = self.state.lock();
+        let mut v: Vec<_> = state
+            .clients
+            .iter()
+            .map(|(id, c)| {
+                let (n, b) = c.outbox.queued();
+                (*id, n, b, c.outbox.dropped_total())
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Close every viewer's outbox (shutdown).
     pub fn close_all(&self, why: &str) {
         let state = self.state.lock();

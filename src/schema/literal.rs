@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(comment_start(r#""a#b" # c"#), Some(6));
         assert_eq!(comment_start("5 # five"), Some(2));
         assert_eq!(comment_start("don't # x"), Some(6));
-        assert_eq!(comment_start(r#"["#", '#']"#), None);
+        assert_eq!(comment_start(r##"["#", '#']"##), None);
         assert_eq!(comment_start("no comment"), None);
     }
 }
