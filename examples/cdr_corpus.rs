@@ -182,7 +182,13 @@ impl Gen<'_> {
                 for _ in 0..self.rng.below(8) + 1 {
                     let piece = UNICODE[self.rng.below(UNICODE.len() as u64) as usize];
                     // Bounds count bytes (string) or UTF-16 units (wstring).
-                    let len = |s: &str| if wide { s.encode_utf16().count() } else { s.len() };
+                    let len = |s: &str| {
+                        if wide {
+                            s.encode_utf16().count()
+                        } else {
+                            s.len()
+                        }
+                    };
                     if len(&s) + len(piece) > limit {
                         break;
                     }
