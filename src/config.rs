@@ -209,8 +209,11 @@ impl Default for Config {
             send_buffer_limit: 10_000_000,
             message_backlog_size: 1024,
             capabilities: DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect(),
-            asset_uri_allowlist: Patterns::new("asset_uri_allowlist", &[DEFAULT_ASSET_URI_ALLOWLIST])
-                .expect("static pattern"),
+            asset_uri_allowlist: Patterns::new(
+                "asset_uri_allowlist",
+                &[DEFAULT_ASSET_URI_ALLOWLIST],
+            )
+            .expect("static pattern"),
             min_qos_depth: 1,
             max_qos_depth: 25,
             best_effort_qos_topic_whitelist: Patterns::none(),

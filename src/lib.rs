@@ -9,6 +9,7 @@
 //! - [`hub`]: channels, subscriptions (one ROS subscription per channel, refcounted over all
 //!   viewers), client publishing, and the per-viewer queues with their overload policy.
 //! - [`ws`]: the WebSocket listener and one task per connection.
+//! - [`gateway`]: assembling hub, backend and server; shutdown.
 //! - [`ros`]: the ROS boundary (commands in, events out), the simulated graph, and the r2r
 //!   backend behind the `ros2` feature.
 //!
@@ -18,6 +19,7 @@
 
 pub mod cdr;
 pub mod config;
+pub mod gateway;
 pub mod hub;
 pub mod protocol;
 pub mod ros;

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 pub mod qos;
+pub mod scenario;
 pub mod sim;
 
 /// Identifies one ROS subscription: the hub uses its channel id.
@@ -192,7 +193,9 @@ pub struct BackendIo {
 
 /// Wire a backend to the core: returns the core's handle, the backend's side, and the event
 /// receiver for the core.
-pub fn channel(messages: Arc<dyn MessageSink>) -> (RosHandle, BackendIo, mpsc::UnboundedReceiver<RosEvent>) {
+pub fn channel(
+    messages: Arc<dyn MessageSink>,
+) -> (RosHandle, BackendIo, mpsc::UnboundedReceiver<RosEvent>) {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     (

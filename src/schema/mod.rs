@@ -6,11 +6,25 @@
 //! ([`ResolvedSchema::text`]) is what viewers receive. Both come from the same lookup so they can
 //! never disagree.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+mod idl;
+mod idl_gen;
+mod literal;
+mod msg;
+mod names;
+mod store;
+mod text;
 mod types;
+
+pub use names::{normalize_type_name, InterfaceKind, TypeName};
+pub use store::{ActionSchemas, SchemaStore};
+pub use text::SEPARATOR;
 pub use types::*;
+
+use msg::{complex_full_name, parse_msg};
+use text::{resolve, Loaded, SourceFormat};
 
 /// Errors from finding or parsing interface definitions.
 #[derive(Debug, thiserror::Error)]
@@ -91,4 +105,132 @@ impl ResolvedSchema {
     pub fn get(&self, name: &str) -> Option<&MessageDefinition> {
         self.definitions.get(name).map(|d| d.as_ref())
     }
+}
+
+/// Parse a concatenated `ros2msg` text (root definition, then `====`/`MSG: pkg/Type` sections),
+/// as a viewer may send with a client advertisement, without looking at any files.
+///
+/// `name` is the root type (`pkg/msg/Type` or `pkg/Type`); bare type names in the root resolve
+/// in its package, those in a section in the section's package. The returned
+/// [`ResolvedSchema::text`] is `text` unchanged. As in `@foxglove/rosmsg`, a bare `Header` with no
+/// definition of its own falls back to `std_msgs/msg/Header` when the text provides that.
+pub fn parse_ros2msg(name: &str, text: &str) -> Result<ResolvedSchema, SchemaError> {
+    let root_name = normalize_type_name(name)?;
+    let package = root_name.split('/').next().unwrap_or_default().to_string();
+    let mut sections: HashMap<String, Arc<Loaded>> = HashMap::new();
+    let mut root: Option<Loaded> = None;
+    for (index, (first_line, header, body)) in
+        split_concatenated(text, "MSG:").into_iter().enumerate()
+    {
+        let (def_name, def_package) = match header {
+            None if index == 0 => (root_name.clone(), package.clone()),
+            None => {
+                return Err(SchemaError::Parse {
+                    name: root_name.clone(),
+                    line: first_line,
+                    message: "expected a MSG: pkg/Type line after the separator".to_string(),
+                })
+            }
+            Some(h) => {
+                let full = complex_full_name(&h, "")
+                    .filter(|_| h.contains('/'))
+                    .ok_or_else(|| SchemaError::Parse {
+                        name: root_name.clone(),
+                        line: first_line.saturating_sub(1),
+                        message: format!("invalid type name in MSG: header {h:?}"),
+                    })?;
+                let pkg = full.split('/').next().unwrap_or_default().to_string();
+                (full, pkg)
+            }
+        };
+        let parsed = parse_msg(&def_name, &def_package, &body, first_line)?;
+        let loaded = Loaded {
+            def: Arc::new(parsed.def),
+            deps: parsed.deps,
+            text: body,
+            format: SourceFormat::Msg,
+        };
+        if root.is_none() {
+            root = Some(loaded);
+        } else {
+            sections.entry(def_name).or_insert_with(|| Arc::new(loaded));
+        }
+    }
+    let root = root.ok_or_else(|| SchemaError::InvalidTypeName(name.to_string()))?;
+    let mut resolved = resolve(&root, &mut |dep| {
+        let found = sections.get(dep).or_else(|| {
+            dep.ends_with("/msg/Header")
+                .then(|| sections.get("std_msgs/msg/Header"))
+                .flatten()
+        });
+        found.cloned().ok_or_else(|| SchemaError::NotFound {
+            name: dep.to_string(),
+            searched: format!("the schema text of {root_name}"),
+        })
+    })?;
+    resolved.text = text.to_string();
+    Ok(resolved)
+}
+
+/// Parse a concatenated `ros2idl` text (`====`/`IDL: pkg/msg/Type` sections) whose root is
+/// `name`, without looking at any files. The returned text is `text` unchanged.
+pub fn parse_ros2idl(name: &str, text: &str) -> Result<ResolvedSchema, SchemaError> {
+    let root_name = normalize_type_name(name)?;
+    let mut structs: HashMap<String, Arc<Loaded>> = HashMap::new();
+    for (_, _, body) in split_concatenated(text, "IDL:") {
+        for item in idl::parse_idl(&root_name, &body)? {
+            structs
+                .entry(item.def.name.clone())
+                .or_insert_with(|| Arc::new(item));
+        }
+    }
+    let not_found = |n: &str| SchemaError::NotFound {
+        name: n.to_string(),
+        searched: format!("the schema text of {root_name}"),
+    };
+    let root = structs
+        .get(&root_name)
+        .cloned()
+        .ok_or_else(|| not_found(&root_name))?;
+    let mut resolved = resolve(&root, &mut |dep| {
+        structs.get(dep).cloned().ok_or_else(|| not_found(dep))
+    })?;
+    resolved.text = text.to_string();
+    Ok(resolved)
+}
+
+/// Split a concatenated schema text into (first body line, header name, body) sections. The
+/// first section has no header; later ones start after a `===...` line and a `<tag> name` line.
+fn split_concatenated(text: &str, tag: &str) -> Vec<(usize, Option<String>, String)> {
+    let mut out: Vec<(usize, Option<String>, String)> = vec![(1, None, String::new())];
+    let mut expect_header = false;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let t = line.trim();
+        if t.starts_with("==") && t.chars().all(|c| c == '=') {
+            out.push((i + 2, None, String::new()));
+            expect_header = true;
+            continue;
+        }
+        if expect_header {
+            if let Some(h) = t.strip_prefix(tag) {
+                if let Some(last) = out.last_mut() {
+                    last.0 = i + 2;
+                    last.1 = Some(h.trim().to_string());
+                }
+                expect_header = false;
+                continue;
+            }
+            if !t.is_empty() && !t.starts_with('#') {
+                expect_header = false;
+            }
+        }
+        if let Some(last) = out.last_mut() {
+            last.2.push_str(line);
+        }
+    }
+    // An IDL text starts with a separator, leaving an empty headerless first section.
+    if out.len() > 1 && out[0].1.is_none() && out[0].2.trim().is_empty() && tag == "IDL:" {
+        out.remove(0);
+    }
+    out
 }

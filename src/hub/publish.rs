@@ -1,0 +1,259 @@
+//! Client publishing: viewer channels → ROS publishers, JSON → CDR, and the teleop safety stop.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{status, ClientError, ClientId, Hub, State};
+use crate::cdr;
+use crate::protocol::client::ClientChannel;
+use crate::protocol::server::StatusLevel;
+use crate::ros::{PublisherKey, RosCommand};
+use crate::schema::{self, ResolvedSchema};
+
+/// How a client channel's payloads arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Encoding {
+    /// Passed through byte-identical.
+    Cdr,
+    /// Converted with our schema-driven codec.
+    Json,
+}
+
+/// Types that get a zero message when their viewer goes away (robots keep the last velocity).
+const TWIST: &str = "geometry_msgs/msg/Twist";
+const TWIST_STAMPED: &str = "geometry_msgs/msg/TwistStamped";
+
+pub(super) struct Publisher {
+    client: ClientId,
+    topic: String,
+    type_name: String,
+    encoding: Encoding,
+    schema: Arc<ResolvedSchema>,
+    /// The last CDR published, kept only for velocity types (to stop the robot on release).
+    last_velocity: Option<Bytes>,
+}
+
+impl Hub {
+    /// A viewer advertises a channel it will publish on.
+    pub fn client_advertise(&self, client: ClientId, ch: ClientChannel) -> Result<(), ClientError> {
+        if !self.offers("clientPublish") {
+            return Err(ClientError::Unsupported("clientPublish"));
+        }
+        let encoding = match ch.encoding.as_str() {
+            "cdr" => Encoding::Cdr,
+            "json" => Encoding::Json,
+            _ => {
+                return Err(ClientError::UnsupportedEncoding {
+                    topic: ch.topic,
+                    encoding: ch.encoding,
+                })
+            }
+        };
+        if !self.config.client_topic_whitelist.matches(&ch.topic) {
+            tracing::warn!(client, topic = %ch.topic, "client publish refused by client_topic_whitelist");
+            return Err(ClientError::TopicNotAllowed(ch.topic));
+        }
+        {
+            let state = self.state.lock();
+            match state.clients.get(&client) {
+                Some(c) if c.pubs.contains_key(&ch.id) => {
+                    return Err(ClientError::ClientChannelInUse(ch.id))
+                }
+                Some(_) => {}
+                None => return Ok(()),
+            }
+        }
+        let schema = self.resolve_client_schema(&ch)?;
+        let type_name = schema.name.clone();
+        let mut state = self.state.lock();
+        let key = state.next_publisher_key;
+        state.next_publisher_key += 1;
+        let Some(c) = state.clients.get_mut(&client) else {
+            return Ok(());
+        };
+        c.pubs.insert(ch.id, key);
+        tracing::info!(client, topic = %ch.topic, %type_name, encoding = %ch.encoding, "client advertised");
+        self.ros.send(RosCommand::Advertise {
+            key,
+            topic: ch.topic.clone(),
+            type_name: type_name.clone(),
+        });
+        state.publishers.insert(
+            key,
+            Publisher {
+                client,
+                topic: ch.topic,
+                type_name,
+                encoding,
+                schema,
+                last_velocity: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// The definition to publish with: the viewer's own `ros2msg` text if it sent one that
+    /// parses, else ours from the ament index.
+    fn resolve_client_schema(
+        &self,
+        ch: &ClientChannel,
+    ) -> Result<Arc<ResolvedSchema>, ClientError> {
+        let unresolved = |reason: String| ClientError::UnresolvedSchema {
+            topic: ch.topic.clone(),
+            schema_name: ch.schema_name.clone(),
+            reason,
+        };
+        let local = self.schemas.message(&ch.schema_name);
+        let provided = ch
+            .schema
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .filter(|_| matches!(ch.schema_encoding.as_deref(), None | Some("ros2msg")));
+        match (provided, local) {
+            (Some(text), local) => match schema::parse_ros2msg(&ch.schema_name, text) {
+                Ok(s) => Ok(Arc::new(s)),
+                Err(e) => {
+                    local.map_err(|_| unresolved(format!("the schema sent does not parse: {e}")))
+                }
+            },
+            (None, Ok(s)) => Ok(s),
+            (None, Err(e)) => Err(unresolved(e.to_string())),
+        }
+    }
+
+    /// A viewer withdraws a client channel.
+    pub fn client_unadvertise(&self, client: ClientId, channel_id: u32) -> Result<(), ClientError> {
+        let mut state = self.state.lock();
+        let Some(c) = state.clients.get_mut(&client) else {
+            return Ok(());
+        };
+        let Some(key) = c.pubs.remove(&channel_id) else {
+            return Err(ClientError::UnknownClientChannel(channel_id));
+        };
+        self.release_publisher(&mut state, key);
+        Ok(())
+    }
+
+    /// A message on a client channel.
+    pub fn client_message(
+        &self,
+        client: ClientId,
+        channel_id: u32,
+        payload: Bytes,
+    ) -> Result<(), ClientError> {
+        let mut state = self.state.lock();
+        let key = state
+            .clients
+            .get(&client)
+            .and_then(|c| c.pubs.get(&channel_id).copied())
+            .ok_or(ClientError::UnknownClientChannel(channel_id))?;
+        let Some(p) = state.publishers.get_mut(&key) else {
+            return Err(ClientError::UnknownClientChannel(channel_id));
+        };
+        let bad = |reason: String| ClientError::BadMessage {
+            topic: p.topic.clone(),
+            type_name: p.type_name.clone(),
+            reason,
+        };
+        let cdr = match p.encoding {
+            Encoding::Cdr => {
+                check_encapsulation(&payload).map_err(|r| bad(r.to_string()))?;
+                payload
+            }
+            Encoding::Json => {
+                let value: serde_json::Value = serde_json::from_slice(&payload)
+                    .map_err(|e| bad(format!("invalid JSON: {e}")))?;
+                Bytes::from(cdr::json_to_cdr(&p.schema, &value).map_err(|e| bad(e.to_string()))?)
+            }
+        };
+        if p.type_name == TWIST || p.type_name == TWIST_STAMPED {
+            p.last_velocity = Some(cdr.clone());
+        }
+        self.ros.send(RosCommand::Publish { key, payload: cdr });
+        Ok(())
+    }
+
+    /// Release a publisher: the safety stop for velocity topics first, then the ROS publisher.
+    pub(super) fn release_publisher(&self, state: &mut State, key: PublisherKey) {
+        let Some(p) = state.publishers.remove(&key) else {
+            return;
+        };
+        if self.config.zero_twist_on_disconnect {
+            if let Some(last) = &p.last_velocity {
+                match zero_velocity(&p.schema, last) {
+                    Ok(zero) => {
+                        tracing::info!(topic = %p.topic, "viewer left: publishing zero velocity");
+                        self.ros.send(RosCommand::Publish {
+                            key,
+                            payload: Bytes::from(zero),
+                        });
+                    }
+                    Err(e) => {
+                        tracing::error!(topic = %p.topic, error = %e, "cannot build zero velocity")
+                    }
+                }
+            }
+        }
+        tracing::info!(client = p.client, topic = %p.topic, "client publisher released");
+        self.ros.send(RosCommand::Unadvertise { key });
+    }
+
+    pub(super) fn publisher_failed(&self, key: PublisherKey, reason: &str) {
+        let mut state = self.state.lock();
+        let Some(p) = state.publishers.get(&key) else {
+            return;
+        };
+        let message = format!("Cannot publish on {} ({}): {reason}", p.topic, p.type_name);
+        tracing::warn!(topic = %p.topic, %reason, "ROS publisher failed");
+        let client = p.client;
+        if let Some(c) = state.clients.get_mut(&client) {
+            let _ = c.outbox.push_control(status(StatusLevel::Error, &message));
+        }
+    }
+}
+
+/// The CDR encapsulation header: 2 bytes of representation id (CDR/PL_CDR/XCDR2, BE or LE)
+/// and 2 bytes of options. Anything else would be handed to the middleware as garbage.
+fn check_encapsulation(payload: &[u8]) -> Result<(), &'static str> {
+    match payload {
+        [0x00, 0x00..=0x0b, _, _, ..] => Ok(()),
+        [_, _, _, _, ..] => {
+            Err("not CDR: the 4-byte encapsulation header is not a known representation")
+        }
+        _ => Err("not CDR: shorter than the 4-byte encapsulation header"),
+    }
+}
+
+/// A zero velocity of the same type; for TwistStamped the last frame_id with a fresh stamp.
+fn zero_velocity(schema: &ResolvedSchema, last: &[u8]) -> Result<Vec<u8>, cdr::CdrError> {
+    let mut value = serde_json::json!({});
+    if schema.name == TWIST_STAMPED {
+        let frame_id = cdr::cdr_to_json(schema, last)
+            .ok()
+            .and_then(|v| v.pointer("/header/frame_id").cloned())
+            .unwrap_or_else(|| serde_json::json!(""));
+        let now = crate::ros::now_ns();
+        value = serde_json::json!({
+            "header": {
+                "stamp": {"sec": now / 1_000_000_000, "nanosec": now % 1_000_000_000},
+                "frame_id": frame_id,
+            }
+        });
+    }
+    cdr::json_to_cdr(schema, &value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encapsulation_header() {
+        assert!(check_encapsulation(&[0, 1, 0, 0]).is_ok());
+        assert!(check_encapsulation(&[0, 1, 0, 0, 5, 6]).is_ok());
+        assert!(check_encapsulation(&[0, 1, 0]).is_err());
+        assert!(check_encapsulation(&[7, 1, 0, 0]).is_err());
+        assert!(check_encapsulation(b"{\"linear\":1}").is_err());
+    }
+}

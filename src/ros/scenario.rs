@@ -1,0 +1,201 @@
+//! Scenario files for the simulated graph: which simulated nodes publish what, and which
+//! republish what they hear. Used by `--sim-scenario` and by the conformance tests.
+//!
+//! ```yaml
+//! topics:
+//!   - topic: /chatter
+//!     type: std_msgs/msg/String
+//!     rate_hz: 20            # 0 = publish once
+//!     value: {data: hello}   # fields left out take the definition's defaults
+//!     qos: {reliability: reliable, durability: volatile, depth: 10}
+//! echo:                      # republish every message from `from` on `to`, unchanged
+//!   - {from: /in, to: /out, type: geometry_msgs/msg/Twist}
+//! ```
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use super::sim::SimGraph;
+use super::{Durability, Qos, Reliability};
+use crate::schema::SchemaStore;
+
+/// A scenario.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Simulated publishers.
+    #[serde(default)]
+    pub topics: Vec<ScenarioTopic>,
+    /// Echo routes.
+    #[serde(default)]
+    pub echo: Vec<EchoRoute>,
+}
+
+/// One simulated publisher.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioTopic {
+    /// Topic.
+    pub topic: String,
+    /// Type `pkg/msg/Type`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Publications per second; 0 publishes once.
+    #[serde(default = "default_rate")]
+    pub rate_hz: f64,
+    /// The message, as JSON-like YAML.
+    #[serde(default = "empty_object")]
+    pub value: serde_json::Value,
+    /// Publisher QoS.
+    #[serde(default)]
+    pub qos: Option<QosSpec>,
+    /// Node name (default `/sim_<n>`).
+    #[serde(default)]
+    pub node: Option<String>,
+}
+
+/// QoS in a scenario.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QosSpec {
+    /// `reliable` or `best_effort`.
+    #[serde(default)]
+    pub reliability: Option<String>,
+    /// `volatile` or `transient_local`.
+    #[serde(default)]
+    pub durability: Option<String>,
+    /// Keep-last depth.
+    #[serde(default)]
+    pub depth: Option<u32>,
+}
+
+/// A node that republishes what it hears.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EchoRoute {
+    /// Topic it subscribes.
+    pub from: String,
+    /// Topic it publishes.
+    pub to: String,
+    /// Type of both.
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+fn default_rate() -> f64 {
+    10.0
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+/// A scenario that cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read or parsed.
+    #[error("scenario {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A topic's value does not fit its type, or the type is unknown.
+    #[error("scenario topic {topic} ({type_name}): {reason}")]
+    Topic {
+        /// Topic.
+        topic: String,
+        /// Type.
+        type_name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Scenario {
+    /// Read a scenario file.
+    pub fn load(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+        let err = |reason: String| ScenarioError::File {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        serde_yaml::from_str(&text).map_err(|e| err(e.to_string()))
+    }
+
+    /// Start the scenario's nodes on the current tokio runtime. Values are encoded up front, so
+    /// a value that does not fit its type fails here rather than silently later.
+    pub fn start(
+        &self,
+        sim: &SimGraph,
+        schemas: &SchemaStore,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, ScenarioError> {
+        let mut tasks = Vec::new();
+        for (n, t) in self.topics.iter().enumerate() {
+            let err = |reason: String| ScenarioError::Topic {
+                topic: t.topic.clone(),
+                type_name: t.type_name.clone(),
+                reason,
+            };
+            let schema = schemas
+                .message(&t.type_name)
+                .map_err(|e| err(e.to_string()))?;
+            let payload = Bytes::from(
+                crate::cdr::json_to_cdr(&schema, &t.value).map_err(|e| err(e.to_string()))?,
+            );
+            let qos = qos_of(t.qos.as_ref()).map_err(err)?;
+            let node = t.node.clone().unwrap_or_else(|| format!("/sim_{n}"));
+            let publisher = sim.add_publisher(&t.topic, &t.type_name, &node, qos);
+            let period = (t.rate_hz > 0.0).then(|| Duration::from_secs_f64(1.0 / t.rate_hz));
+            tasks.push(tokio::spawn(async move {
+                let Some(period) = period else {
+                    publisher.publish(payload);
+                    std::future::pending::<()>().await;
+                    return;
+                };
+                let mut tick = tokio::time::interval(period);
+                loop {
+                    tick.tick().await;
+                    publisher.publish(payload.clone());
+                }
+            }));
+        }
+        for route in &self.echo {
+            let mut rx = sim.subscribe(&route.from);
+            let publisher =
+                sim.add_publisher(&route.to, &route.type_name, "/sim_echo", Qos::default());
+            tasks.push(tokio::spawn(async move {
+                while let Some(m) = rx.recv().await {
+                    publisher.publish(m.payload);
+                }
+            }));
+        }
+        Ok(tasks)
+    }
+}
+
+fn qos_of(spec: Option<&QosSpec>) -> Result<Qos, String> {
+    let mut qos = Qos::default();
+    let Some(spec) = spec else { return Ok(qos) };
+    if let Some(r) = &spec.reliability {
+        qos.reliability = match r.as_str() {
+            "reliable" => Reliability::Reliable,
+            "best_effort" => Reliability::BestEffort,
+            other => return Err(format!("unknown reliability {other:?}")),
+        };
+    }
+    if let Some(d) = &spec.durability {
+        qos.durability = match d.as_str() {
+            "volatile" => Durability::Volatile,
+            "transient_local" => Durability::TransientLocal,
+            other => return Err(format!("unknown durability {other:?}")),
+        };
+    }
+    if let Some(depth) = spec.depth {
+        qos.depth = depth;
+    }
+    Ok(qos)
+}

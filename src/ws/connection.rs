@@ -1,0 +1,302 @@
+//! One viewer connection: a reader task (viewer → hub) and a writer task (outbox → socket).
+//!
+//! The writer batches: it feeds everything the outbox has (control first, data round-robin) and
+//! flushes only when the outbox is empty, so a busy connection writes large TCP segments. Every
+//! socket write is bounded by the keepalive timeout, so a viewer that stops reading is dropped
+//! instead of holding its task forever; its outbox bounds memory meanwhile.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+
+use super::session;
+use crate::hub::outbox::drop_report_message;
+use crate::hub::{CloseReason, Control, Hub, Limits, Outbox, Outgoing};
+use crate::protocol::binary;
+use crate::protocol::server::{ServerMessage, StatusLevel, ADVERTISE_BATCH};
+
+/// How often at most a viewer is told about dropped messages.
+const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(2);
+/// Status id of the drop report, so the app replaces the previous one instead of piling up.
+const DROP_STATUS_ID: &str = "dropped-messages";
+/// Messages taken from the outbox per lock.
+const BATCH_ITEMS: usize = 256;
+/// Data bytes taken from the outbox per lock.
+const BATCH_BYTES: usize = 4 << 20;
+
+pub(super) async fn run<S>(
+    hub: Arc<Hub>,
+    ws: WebSocketStream<S>,
+    peer: SocketAddr,
+    token: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let cfg = hub.config();
+    let outbox = Arc::new(Outbox::new(Limits {
+        control_messages: cfg.message_backlog_size,
+        data_messages: cfg.message_backlog_size,
+        data_bytes: cfg.send_buffer_limit,
+    }));
+    // serverInfo must be first: queue it before the hub can queue advertisements.
+    let info = ServerMessage::ServerInfo(hub.server_info()).to_json();
+    let _ = outbox.push_control(Control::Text(info));
+    let client = hub.connect(outbox.clone());
+
+    let (sink, stream) = ws.split();
+    let started = Instant::now();
+    let last_seen = Arc::new(AtomicU64::new(0));
+    let keepalive = (cfg.keepalive_interval, cfg.keepalive_timeout);
+
+    let reader = {
+        let hub = hub.clone();
+        let outbox = outbox.clone();
+        let last_seen = last_seen.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            read_loop(hub, client, outbox, stream, started, last_seen, token).await
+        })
+    };
+    let why = write_loop(sink, &outbox, started, &last_seen, keepalive, &token).await;
+    tracing::info!(%peer, client, reason = %why, dropped = outbox.dropped_total(), "connection closed");
+    token.cancel();
+    let _ = reader.await;
+    hub.disconnect(client);
+}
+
+async fn read_loop<S>(
+    hub: Arc<Hub>,
+    client: u64,
+    outbox: Arc<Outbox>,
+    mut stream: futures_util::stream::SplitStream<WebSocketStream<S>>,
+    started: Instant,
+    last_seen: Arc<AtomicU64>,
+    token: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let msg = tokio::select! {
+            _ = token.cancelled() => return,
+            msg = stream.next() => msg,
+        };
+        let msg = match msg {
+            None => break,
+            Some(Err(e)) => {
+                tracing::debug!(client, error = %e, "read failed");
+                break;
+            }
+            Some(Ok(m)) => m,
+        };
+        last_seen.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let errors = match msg {
+            Message::Text(text) => session::handle_text(&hub, client, text.as_str()),
+            Message::Binary(data) => session::handle_binary(&hub, client, data),
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        };
+        for e in errors {
+            tracing::debug!(client, error = %e, "viewer request refused");
+            let status = Control::Status {
+                level: e.level(),
+                message: e.to_string(),
+                id: None,
+            };
+            if outbox.push_control(status).is_err() {
+                break;
+            }
+        }
+    }
+    outbox.close(CloseReason::Requested(
+        "viewer closed the connection".into(),
+    ));
+}
+
+async fn write_loop<S>(
+    mut sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
+    outbox: &Outbox,
+    started: Instant,
+    last_seen: &AtomicU64,
+    (ping_every, timeout): (Duration, Duration),
+    token: &CancellationToken,
+) -> String
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut batch = Vec::with_capacity(BATCH_ITEMS);
+    let mut next_ping = Instant::now() + ping_every;
+    let mut last_report = Instant::now() - DROP_REPORT_INTERVAL;
+    let mut dropped_reported = 0u64;
+    let keepalive = !ping_every.is_zero();
+    loop {
+        batch.clear();
+        if let Err(reason) = outbox.pop_batch(&mut batch, BATCH_ITEMS, BATCH_BYTES) {
+            let (code, text) = match &reason {
+                CloseReason::ControlOverflow { .. } => (CloseCode::Policy, reason.to_string()),
+                CloseReason::Requested(r) => (CloseCode::Normal, r.clone()),
+            };
+            if matches!(reason, CloseReason::ControlOverflow { .. }) {
+                let status = status_json(StatusLevel::Error, &text, None);
+                let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(status)).await;
+            }
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), sink.send(close(code, &text))).await;
+            return text;
+        }
+        let now = Instant::now();
+        if keepalive {
+            let seen = started + Duration::from_millis(last_seen.load(Ordering::Relaxed));
+            if now.saturating_duration_since(seen) > timeout {
+                let text = format!(
+                    "no answer for {} ms (keepalive_timeout_ms)",
+                    timeout.as_millis()
+                );
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    sink.send(close(CloseCode::Away, &text)),
+                )
+                .await;
+                return text;
+            }
+            if now >= next_ping {
+                next_ping = now + ping_every;
+                if let Err(e) = write(&mut sink, Message::Ping(bytes::Bytes::new()), timeout).await
+                {
+                    return e;
+                }
+            }
+        }
+        if now.duration_since(last_report) >= DROP_REPORT_INTERVAL {
+            let drops = outbox.take_drop_report();
+            if !drops.is_empty() {
+                last_report = now;
+                dropped_reported += drops.iter().map(|d| d.count).sum::<u64>();
+                let text = format!(
+                    "{} ({dropped_reported} in total since connecting)",
+                    drop_report_message(&drops, outbox.limits())
+                );
+                tracing::warn!(dropped = dropped_reported, "{text}");
+                let msg = status_json(StatusLevel::Warning, &text, Some(DROP_STATUS_ID));
+                if let Err(e) = write(&mut sink, msg, timeout).await {
+                    return e;
+                }
+            }
+        }
+        if batch.is_empty() {
+            if let Err(e) = bounded(timeout, sink.flush()).await {
+                return e;
+            }
+            let wait = if keepalive {
+                next_ping.saturating_duration_since(Instant::now())
+            } else {
+                Duration::from_secs(3600)
+            };
+            tokio::select! {
+                _ = outbox.wait() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = token.cancelled() => outbox.close(CloseReason::Requested("server shutting down".into())),
+            }
+            continue;
+        }
+        for item in batch.drain(..) {
+            for msg in encode(item) {
+                if let Err(e) = write(&mut sink, msg, timeout).await {
+                    return e;
+                }
+            }
+        }
+    }
+}
+
+/// Feed one message, bounded in time: a viewer that stops reading cannot hold the task.
+async fn write<S>(
+    sink: &mut futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
+    msg: Message,
+    timeout: Duration,
+) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    bounded(timeout, sink.feed(msg)).await
+}
+
+async fn bounded<F, E>(timeout: Duration, f: F) -> Result<(), String>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let limit = if timeout.is_zero() {
+        Duration::from_secs(3600)
+    } else {
+        timeout
+    };
+    match tokio::time::timeout(limit, f).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("write failed: {e}")),
+        Err(_) => Err(format!(
+            "viewer stopped reading: a write did not complete in {} ms",
+            limit.as_millis()
+        )),
+    }
+}
+
+fn close(code: CloseCode, reason: &str) -> Message {
+    // A close reason must fit in a control frame (125 bytes incl. the code).
+    let mut reason = reason.to_string();
+    while reason.len() > 120 {
+        reason.pop();
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+fn status_json(level: StatusLevel, message: &str, id: Option<&str>) -> Message {
+    Message::text(ServerMessage::Status { level, message, id }.to_json())
+}
+
+/// Encode what the outbox holds for the v1 dialect.
+fn encode(item: Outgoing) -> Vec<Message> {
+    match item {
+        Outgoing::Data(d) => vec![Message::Binary(binary::message_data(
+            d.wire_id as u32,
+            d.log_time,
+            &d.payload,
+        ))],
+        Outgoing::Control(c) => match c {
+            Control::Advertise(channels) => channels
+                .chunks(ADVERTISE_BATCH)
+                .map(|chunk| {
+                    let adverts: Vec<&crate::protocol::server::Channel> =
+                        chunk.iter().map(|c| &c.advert).collect();
+                    Message::text(ServerMessage::Advertise { channels: &adverts }.to_json())
+                })
+                .collect(),
+            Control::Unadvertise(ids) => {
+                vec![Message::text(
+                    ServerMessage::Unadvertise { channel_ids: &ids }.to_json(),
+                )]
+            }
+            Control::Status { level, message, id } => {
+                vec![status_json(level, &message, id.as_deref())]
+            }
+            Control::RemoveStatus(ids) => {
+                vec![Message::text(
+                    ServerMessage::RemoveStatus { status_ids: &ids }.to_json(),
+                )]
+            }
+            Control::Text(t) => vec![Message::text(t)],
+            Control::Binary(b) => vec![Message::Binary(b)],
+        },
+    }
+}
