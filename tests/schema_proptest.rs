@@ -53,7 +53,7 @@ fn msg_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(500))]
 
     #[test]
     fn ros2msg_never_panics_on_structured_text(text in msg_text()) {
