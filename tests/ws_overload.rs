@@ -18,8 +18,12 @@ const CLOUD: usize = 256 * 1024;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_viewer_costs_only_itself() {
     let s = start(|c| c.send_buffer_limit = LIMIT).await;
-    let cloud = s.sim.add_publisher("/points", "std_msgs/msg/String", "/lidar", Qos::default());
-    let state = s.sim.add_publisher("/state", "std_msgs/msg/String", "/fsm", Qos::default());
+    let cloud = s
+        .sim
+        .add_publisher("/points", "std_msgs/msg/String", "/lidar", Qos::default());
+    let state = s
+        .sim
+        .add_publisher("/state", "std_msgs/msg/String", "/fsm", Qos::default());
     let cloud_msg = s.cdr("std_msgs/msg/String", json!({"data": "p".repeat(CLOUD)}));
     let state_msg = s.cdr("std_msgs/msg/String", json!({"data": "idle"}));
 
@@ -106,7 +110,10 @@ async fn a_stalled_viewer_costs_only_itself() {
 
     // The reading viewer's small topic kept its rate (100 Hz; allow 15% for this small machine).
     let rate = b_state as f64 / elapsed;
-    assert!(rate >= 85.0, "/state reached the live viewer at {rate:.1} Hz, expected ~100");
+    assert!(
+        rate >= 85.0,
+        "/state reached the live viewer at {rate:.1} Hz, expected ~100"
+    );
     assert!(b_points > 0);
 
     // `a` reads again: it is told, by name, what it lost; /state was never dropped.

@@ -99,8 +99,10 @@ pub fn parse_data(b: &[u8]) -> Option<Data> {
 impl Client {
     pub async fn connect(url: &str, subprotocol: &str) -> Client {
         let mut req = url.into_client_request().unwrap();
-        req.headers_mut()
-            .insert("sec-websocket-protocol", HeaderValue::from_str(subprotocol).unwrap());
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_str(subprotocol).unwrap(),
+        );
         let (ws, resp) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(req))
             .await
             .expect("connect in time")
