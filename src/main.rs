@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use foxglove_gateway::config::Config;
+use foxglove_gateway::config::{load_params_file, strip_ros_args, Config};
 use foxglove_gateway::gateway::Gateway;
 use foxglove_gateway::ros::scenario::Scenario;
 use foxglove_gateway::ros::sim::SimGraph;
@@ -22,6 +22,10 @@ struct Cli {
     /// Bind address (overrides the params file).
     #[arg(long)]
     address: Option<String>,
+    /// Parameters in the `ros__parameters` YAML layout (as for `ros2 run --params-file`); names
+    /// and defaults as foxglove_bridge's.
+    #[arg(long, value_name = "FILE")]
+    params_file: Option<PathBuf>,
     /// Serve a simulated graph described by this scenario file instead of ROS.
     #[arg(long, value_name = "FILE")]
     sim_scenario: Option<PathBuf>,
@@ -32,15 +36,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // `ros2 run`/`ros2 launch` append `--ros-args ...`: that part is rcl's, not ours.
+    let cli = Cli::parse_from(strip_ros_args(std::env::args_os()));
+    init_logging(cli.sim_scenario.is_none());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,21 +59,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// The node name, for params files and (with ROS) the node itself.
+const NODE_NAME: &str = "foxglove_gateway";
+
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = Config::default();
-    if let Some(port) = cli.port {
-        config.port = port;
-    }
-    if let Some(address) = cli.address {
-        config.address = address;
-    }
-    let Some(scenario_path) = cli.sim_scenario else {
-        return Err(
-            "this build has no ROS 2 backend: run with --sim-scenario FILE, \
+    let Some(scenario_path) = cli.sim_scenario.clone() else {
+        #[cfg(feature = "ros2")]
+        return run_ros(config_overrides(cli.port, cli.address)).await;
+        #[cfg(not(feature = "ros2"))]
+        return Err("this build has no ROS 2 backend: run with --sim-scenario FILE, \
                     or build with `--features ros2` in a sourced ROS 2 workspace"
-                .into(),
-        );
+            .into());
     };
+    let mut config = match &cli.params_file {
+        Some(path) => {
+            let params = load_params_file(path, NODE_NAME)?;
+            let (config, warnings) = Config::from_params(&params)?;
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            config
+        }
+        None => Config::default(),
+    };
+    config_overrides(cli.port, cli.address)(&mut config);
     let scenario = Scenario::load(&scenario_path)?;
     let mut prefixes = ament_prefixes();
     prefixes.extend(cli.interfaces);
@@ -96,6 +103,87 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!("shutting down");
     gateway.shutdown(Duration::from_secs(2)).await;
     Ok(())
+}
+
+/// The command-line flags that override parameters.
+fn config_overrides(port: Option<u16>, address: Option<String>) -> impl FnOnce(&mut Config) {
+    move |config| {
+        if let Some(port) = port {
+            config.port = port;
+        }
+        if let Some(address) = address {
+            config.address = address;
+        }
+    }
+}
+
+/// Serve the real ROS graph: the node's parameters configure everything (a params file and
+/// command-line flags apply on top only for what they name).
+#[cfg(feature = "ros2")]
+async fn run_ros(
+    overrides: impl FnOnce(&mut Config),
+) -> Result<(), Box<dyn std::error::Error>> {
+    use foxglove_gateway::config::ParamValue;
+    use foxglove_gateway::ros::r2r_backend;
+    use tokio_util::sync::CancellationToken;
+
+    let (mut config, warnings, backend) =
+        tokio::task::block_in_place(|| r2r_backend::start(NODE_NAME))?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    overrides(&mut config);
+    let schemas = Arc::new(SchemaStore::new(ament_prefixes()));
+    let params = backend.params();
+    let stop_ros = CancellationToken::new();
+    let mut ros_task = None;
+    let gateway = Gateway::start(config, schemas, |io| {
+        ros_task = Some(tokio::spawn(backend.run(io, stop_ros.clone())));
+    })
+    .await?;
+    // As foxglove_bridge does: with port 0, the parameter tells the real port.
+    params.set("port", ParamValue::Integer(i64::from(gateway.local_addr().port())));
+    announce(&gateway);
+    let ros_task = ros_task.expect("the backend was started");
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        r = ros_task => {
+            gateway.shutdown(Duration::from_secs(2)).await;
+            return match r {
+                Ok(Ok(())) => Err("the ROS node stopped".into()),
+                Ok(Err(e)) => Err(e.into()),
+                Err(e) => Err(e.into()),
+            };
+        }
+    }
+    tracing::info!("shutting down");
+    // Viewers first (they get a Close frame), then the node; all within ~2 s of the signal,
+    // before `ros2 launch` escalates to SIGTERM and SIGKILL.
+    gateway.shutdown(Duration::from_millis(1500)).await;
+    stop_ros.cancel();
+    Ok(())
+}
+
+/// Logs go to stderr; on a real graph they go to `/rosout` instead (rcutils prints them to the
+/// console too, so a second console layer would print every line twice).
+fn init_logging(ros: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    #[cfg(feature = "ros2")]
+    if ros {
+        registry
+            .with(foxglove_gateway::ros::r2r_backend::RosoutLayer::new())
+            .init();
+        return;
+    }
+    let _ = ros;
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    registry.with(fmt).init();
 }
 
 /// `AMENT_PREFIX_PATH`, left to right (overlays first).
