@@ -9,5 +9,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 features="ros2,r2r/doc-only"
-cargo check --features "$features" --all-targets
-cargo clippy --features "$features" --all-targets -- -D warnings
+cargo check --features "$features" --all-targets --target-dir target/ros2-check
+cargo clippy --features "$features" --all-targets --target-dir target/ros2-check -- -D warnings

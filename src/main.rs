@@ -67,9 +67,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         #[cfg(feature = "ros2")]
         return run_ros(config_overrides(cli.port, cli.address)).await;
         #[cfg(not(feature = "ros2"))]
-        return Err("this build has no ROS 2 backend: run with --sim-scenario FILE, \
+        return Err(
+            "this build has no ROS 2 backend: run with --sim-scenario FILE, \
                     or build with `--features ros2` in a sourced ROS 2 workspace"
-            .into());
+                .into(),
+        );
     };
     let mut config = match &cli.params_file {
         Some(path) => {
@@ -120,9 +122,7 @@ fn config_overrides(port: Option<u16>, address: Option<String>) -> impl FnOnce(&
 /// Serve the real ROS graph: the node's parameters configure everything (a params file and
 /// command-line flags apply on top only for what they name).
 #[cfg(feature = "ros2")]
-async fn run_ros(
-    overrides: impl FnOnce(&mut Config),
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn run_ros(overrides: impl FnOnce(&mut Config)) -> Result<(), Box<dyn std::error::Error>> {
     use foxglove_gateway::config::ParamValue;
     use foxglove_gateway::ros::r2r_backend;
     use tokio_util::sync::CancellationToken;
@@ -142,7 +142,10 @@ async fn run_ros(
     })
     .await?;
     // As foxglove_bridge does: with port 0, the parameter tells the real port.
-    params.set("port", ParamValue::Integer(i64::from(gateway.local_addr().port())));
+    params.set(
+        "port",
+        ParamValue::Integer(i64::from(gateway.local_addr().port())),
+    );
     announce(&gateway);
     let ros_task = ros_task.expect("the backend was started");
     tokio::select! {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it. Prerequisites: scripts/install-test-deps.sh.
+#
+#   format and lints → Rust unit + integration tests → Node tier (Foxglove's own libraries
+#   against the real binary) → type-check of the r2r backend (r2r/doc-only; no ROS needed) →
+#   ROS packaging (cargo ament-build into a temp prefix)
+#
+# Ends with one line "N passed, N failed" counting every Rust and Node test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_AMENT_BUILD_VENV="${CARGO_AMENT_BUILD_VENV:-$PWD/target/ament-venv}"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+step() { printf '\n=== %s\n' "$*"; }
+
+[[ -d /usr/share/test_interface_files ]] || {
+  echo "missing Debian's ros2-test-interface-files: run scripts/install-test-deps.sh" >&2
+  exit 2
+}
+
+step "format"
+cargo fmt --all -- --check
+step "clippy"
+cargo clippy --no-default-features --all-targets -- -D warnings
+step "Rust tests"
+cargo test --no-default-features 2>&1 | tee -a "$log"
+step "gateway binary for the Node tier"
+cargo build --no-default-features
+step "Node tier"
+scripts/test-node.sh 2>&1 | tee -a "$log"
+step "r2r backend type-check (feature ros2 with r2r/doc-only)"
+scripts/check-ros2.sh
+step "ROS packaging (cargo ament-build)"
+scripts/check-packaging.sh
+
+passed=$(( $(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}') \
+         + $(grep -E '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
+failed=$(( $(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}') \
+         + $(grep -E '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
+echo
+echo "${passed} passed, ${failed} failed"
+[[ "$failed" -eq 0 ]]
