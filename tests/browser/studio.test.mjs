@@ -1,0 +1,245 @@
+// The browser tier: the real Foxglove Studio web app (@foxglove/studio-base 1.48, prebuilt) in
+// Debian's headless chromium, connected to `foxglove_gateway --demo` exactly as a user would
+// connect it (`?ds=foxglove-websocket&ds.url=ws://...`). It checks what the user sees: the demo
+// topics with their types, live decoded data in Raw Messages panels, a 3D panel drawing the
+// laser scan, and the Teleop panel driving the robot, with /odom read by a second, independent
+// viewer. Screenshots go to test-output/browser/ (a CI artifact), failed steps leave one too.
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import { startGateway } from "../node/lib/gateway.mjs";
+import { Browser, OUTPUT_DIR } from "./lib/browser.mjs";
+import { startStaticServer } from "./lib/static-server.mjs";
+import { countPixels, openStudio, panel, panelText, poll, studioUrl, topicListEntries } from "./lib/studio.mjs";
+import { TopicWatcher } from "./lib/viewer.mjs";
+import { LAYOUT, LAYOUT_ID, PANELS, TELEOP_SPEED } from "./layout.mjs";
+
+/** What `--demo` serves (src/demo/mod.rs): every topic a viewer can subscribe to, with its type. */
+const DEMO_TOPICS = [
+  ["/chatter", "std_msgs/msg/String"],
+  ["/odom", "nav_msgs/msg/Odometry"],
+  ["/robot_description", "std_msgs/msg/String"],
+  ["/scan", "sensor_msgs/msg/LaserScan"],
+  ["/tf", "tf2_msgs/msg/TFMessage"],
+  ["/tf_static", "tf2_msgs/msg/TFMessage"],
+];
+
+/** The demo robot's command timeout (robot::COMMAND_TIMEOUT). */
+const COMMAND_TIMEOUT_MS = 500;
+
+const position = (odom) => odom.pose.pose.position;
+const yaw = (odom) => {
+  const q = odom.pose.pose.orientation;
+  return Math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z));
+};
+const describeOdom = (m) => {
+  const p = position(m);
+  return `position (${p.x.toFixed(3)}, ${p.y.toFixed(3)}), yaw ${yaw(m).toFixed(3)}, v ${m.twist.twist.linear.x}`;
+};
+
+describe("Foxglove Studio 1.48 in chromium against foxglove_gateway --demo", { timeout: 170_000 }, () => {
+  let gateway;
+  let server;
+  let browser;
+  let odom;
+  let chatter;
+
+  before(async () => {
+    gateway = await startGateway({ args: ["--demo", "--port", "0", "--address", "127.0.0.1"] });
+    server = await startStaticServer({ layout: LAYOUT });
+    browser = await Browser.launch();
+    // The independent viewers connect first so they see the robot before anyone drives it.
+    [odom, chatter] = await Promise.all([
+      TopicWatcher.open(gateway.url, "/odom"),
+      TopicWatcher.open(gateway.url, "/chatter"),
+    ]);
+    await browser.step("open Studio", () => openStudio(browser.page, studioUrl(server.url, gateway.url, LAYOUT_ID)));
+  });
+
+  after(async () => {
+    odom?.close();
+    chatter?.close();
+    if (browser) {
+      await browser.screenshot("final");
+      browser.saveConsole("final");
+      await browser.close();
+    }
+    await server?.close();
+    const exit = await gateway?.stop();
+    // A gateway that crashed during the run must not pass unnoticed.
+    if (exit && exit.code !== 0 && exit.signal !== "SIGTERM") {
+      throw new Error(`gateway exited with ${JSON.stringify(exit)}\n${gateway.stderr().slice(-4000)}`);
+    }
+  });
+
+  test("the topic list shows the demo topics with their types", async () => {
+    const page = browser.page;
+    const entries = await browser.step("topic list shows the demo topics", () =>
+      poll(
+        "every demo topic with its type in the topic list",
+        async () => {
+          const seen = await topicListEntries(page);
+          const missing = DEMO_TOPICS.filter(([n, t]) => !seen.some((e) => e.name === n && e.type === t));
+          return missing.length === 0 ? seen : undefined;
+        },
+        {
+          timeoutMs: 30_000,
+          lastSeen: async () => JSON.stringify(await topicListEntries(page)),
+        },
+      ),
+    );
+    await browser.screenshot("topics");
+    for (const [name, type] of DEMO_TOPICS) {
+      assert.ok(
+        entries.some((e) => e.name === name && e.type === type),
+        `${name} (${type}) missing from ${JSON.stringify(entries)}`,
+      );
+    }
+  });
+
+  test("Raw Messages panels show live decoded data", async () => {
+    const page = browser.page;
+    // /chatter at 1 Hz: "hello from the demo robot N". The panel must show a string the second
+    // viewer also decoded, and then a newer one.
+    const first = await browser.step("Raw Messages shows /chatter.data", () =>
+      poll(
+        "a /chatter message in the Raw Messages panel",
+        async () => {
+          const m = /hello from the demo robot (\d+)/.exec(await panelText(page, PANELS.chatter));
+          return m ? { text: m[0], n: Number(m[1]) } : undefined;
+        },
+        { timeoutMs: 20_000, lastSeen: () => panelText(page, PANELS.chatter) },
+      ),
+    );
+    assert.ok(
+      chatter.messages.some((m) => m.msg.data === first.text),
+      `the panel shows ${JSON.stringify(first.text)}, which the second viewer never received ` +
+        `(it saw ${JSON.stringify(chatter.messages.map((m) => m.msg.data).slice(-5))})`,
+    );
+    await browser.step("Raw Messages updates /chatter.data", () =>
+      poll(
+        `a /chatter message newer than #${first.n}`,
+        async () => {
+          const m = /hello from the demo robot (\d+)/.exec(await panelText(page, PANELS.chatter));
+          return m && Number(m[1]) > first.n ? true : undefined;
+        },
+        { timeoutMs: 5000, lastSeen: () => panelText(page, PANELS.chatter) },
+      ),
+    );
+    // /odom at 50 Hz, a nested message: its position's fields, decoded.
+    await browser.step("Raw Messages shows /odom.pose.pose.position", () =>
+      poll(
+        "x, y and z of /odom.pose.pose.position",
+        async () => {
+          const text = await panelText(page, PANELS.odom);
+          return ["x", "y", "z"].every((k) => new RegExp(`\\b${k}\\b:? ?-?\\d`).test(text)) ? text : undefined;
+        },
+        { timeoutMs: 10_000, lastSeen: () => panelText(page, PANELS.odom) },
+      ),
+    );
+    await browser.screenshot("raw-messages");
+  });
+
+  test("the 3D panel renders the laser scan", async () => {
+    const page = browser.page;
+    const scene = panel(page, PANELS.scene);
+    await browser.step("3D panel has a canvas", () => scene.locator("canvas").first().waitFor({ state: "visible", timeout: 15_000 }));
+    // The scan points are pure red (layout.mjs): count them in screenshots of the panel until
+    // enough are there (the first scans may take a moment to arrive and render).
+    const result = await browser.step("3D panel draws the /scan points", () =>
+      poll(
+        "red /scan points in the 3D panel",
+        async () => {
+          const counted = await countPixels(page, await scene.screenshot({ timeout: 10_000 }), [255, 0, 0]);
+          return counted.matching >= 200 ? counted : undefined;
+        },
+        {
+          timeoutMs: 20_000,
+          intervalMs: 1000,
+          lastSeen: async () => `${JSON.stringify(await countPixels(page, await scene.screenshot(), [255, 0, 0]))} red pixels; panel text: ${await panelText(page, PANELS.scene)}`,
+        },
+      ),
+    );
+    await scene.screenshot({ path: `${OUTPUT_DIR}/3d-panel.png` });
+    await browser.screenshot("3d");
+    assert.ok(result.matching < result.total / 2, `the 3D panel is mostly red (${JSON.stringify(result)}): not a scan`);
+  });
+
+  test("Teleop's forward button drives the robot; releasing it stops the robot", async () => {
+    const page = browser.page;
+    const start = await browser.step("the robot is at rest before anyone drives it", async () => {
+      const t = Date.now();
+      await odom.waitFor("an /odom message", () => true, { since: t, timeoutMs: 5000 });
+      await new Promise((r) => setTimeout(r, 500));
+      const a = odom.latest().msg;
+      await new Promise((r) => setTimeout(r, 500));
+      const b = odom.latest().msg;
+      const moved = Math.hypot(position(b).x - position(a).x, position(b).y - position(a).y);
+      assert.ok(moved < 1e-6 && b.twist.twist.linear.x === 0, `the robot moves by itself: ${describeOdom(a)} → ${describeOdom(b)}`);
+      return b;
+    });
+    const heading = yaw(start);
+    const travelled = (m) => {
+      const dx = position(m).x - position(start).x;
+      const dy = position(m).y - position(start).y;
+      return {
+        forward: dx * Math.cos(heading) + dy * Math.sin(heading),
+        sideways: -dx * Math.sin(heading) + dy * Math.cos(heading),
+      };
+    };
+
+    const up = panel(page, PANELS.teleop).locator('g[role="button"]').first();
+    await browser.step("Teleop shows its directional pad", () => up.waitFor({ state: "visible", timeout: 15_000 }));
+    await up.hover({ timeout: 5000 });
+    const pressedAt = Date.now();
+    await page.mouse.down();
+    try {
+      await browser.step("holding forward drives the robot forward", async () => {
+        const moving = await odom.waitFor(
+          `forward speed ${TELEOP_SPEED} m/s`,
+          (m) => Math.abs(m.twist.twist.linear.x - TELEOP_SPEED) < 1e-6,
+          { since: pressedAt, timeoutMs: 5000, describe: describeOdom },
+        );
+        assert.ok(moving.at - pressedAt < 3000, `the robot took ${moving.at - pressedAt} ms to start`);
+        const far = await odom.waitFor("the robot 0.5 m further forward", (m) => travelled(m).forward > 0.5, {
+          since: pressedAt,
+          timeoutMs: 6000,
+          describe: describeOdom,
+        });
+        const { sideways } = travelled(far.msg);
+        assert.ok(Math.abs(sideways) < 0.05, `the robot drifted sideways by ${sideways} m while driving forward`);
+      });
+      await browser.step("the Raw Messages panel follows the moving robot", () =>
+        poll(
+          "the panel's /odom position x to match the second viewer's",
+          async () => {
+            const m = /\bx\b:? ?(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)/.exec(await panelText(page, PANELS.odom));
+            const x = m ? Number(m[1]) : NaN;
+            return Math.abs(x - position(start).x) > 0.3 && Math.abs(x - position(odom.latest().msg).x) < 0.2 ? x : undefined;
+          },
+          { timeoutMs: 5000, lastSeen: () => panelText(page, PANELS.odom) },
+        ),
+      );
+      await browser.screenshot("teleop-driving");
+    } finally {
+      await page.mouse.up();
+    }
+    const releasedAt = Date.now();
+
+    await browser.step("releasing forward stops the robot", async () => {
+      const stopped = await odom.waitFor("the robot to stop (v = 0)", (m) => m.twist.twist.linear.x === 0, {
+        since: releasedAt,
+        timeoutMs: COMMAND_TIMEOUT_MS + 2500,
+        describe: describeOdom,
+      });
+      const a = stopped.msg;
+      await new Promise((r) => setTimeout(r, 1000));
+      const b = odom.latest().msg;
+      const drift = Math.hypot(position(b).x - position(a).x, position(b).y - position(a).y);
+      assert.ok(drift < 1e-6 && b.twist.twist.linear.x === 0, `the robot kept moving after it stopped: ${describeOdom(a)} → ${describeOdom(b)}`);
+      assert.ok(travelled(b).forward > 0.5, `the robot ended up where it started: ${describeOdom(b)}`);
+    });
+    await browser.screenshot("teleop-stopped");
+  });
+});
