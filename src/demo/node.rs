@@ -19,7 +19,7 @@ use super::DemoError;
 use crate::cdr::{cdr_to_json, json_to_cdr};
 use crate::ros::sim::{SimGraph, SimPublisher};
 use crate::ros::{now_ns, Durability, Qos, Reliability};
-use crate::schema::{ResolvedSchema, SchemaStore};
+use crate::schema::{normalize_type_name, ResolvedSchema, SchemaStore};
 
 /// The base's integration, `/odom` and `/tf` rate.
 pub const ODOM_HZ: u32 = 50;
@@ -36,6 +36,7 @@ const LATCH_POLL: Duration = Duration::from_millis(100);
 pub const URDF: &str = include_str!("demo_robot.urdf");
 
 const TWIST: &str = "geometry_msgs/msg/Twist";
+const TWIST_STAMPED: &str = "geometry_msgs/msg/TwistStamped";
 const ODOMETRY: &str = "nav_msgs/msg/Odometry";
 const TF_MESSAGE: &str = "tf2_msgs/msg/TFMessage";
 const LASER_SCAN: &str = "sensor_msgs/msg/LaserScan";
@@ -105,7 +106,7 @@ fn latched_qos() -> Qos {
 /// Start the robot's nodes on the current runtime.
 pub fn start(sim: &SimGraph, schemas: &SchemaStore) -> Result<Vec<JoinHandle<()>>, DemoError> {
     let base = "/demo_base";
-    let twist = resolve(schemas, TWIST)?;
+    let commands = CommandDecoder::new(schemas)?;
     let odom = Encoder::new(sim, schemas, "/odom", ODOMETRY, base, Qos::default())?;
     let tf = Encoder::new(sim, schemas, "/tf", TF_MESSAGE, base, Qos::default())?;
     let scan = Encoder::new(
@@ -140,7 +141,7 @@ pub fn start(sim: &SimGraph, schemas: &SchemaStore) -> Result<Vec<JoinHandle<()>
 
     let cmd_vel = sim.subscribe("/cmd_vel");
     Ok(vec![
-        tokio::spawn(base_loop(cmd_vel, twist, odom, tf, scan)),
+        tokio::spawn(base_loop(cmd_vel, commands, odom, tf, scan)),
         tokio::spawn(chatter_loop(chatter)),
         tokio::spawn(latch_loop(sim.clone(), latched)),
     ])
@@ -150,7 +151,7 @@ pub fn start(sim: &SimGraph, schemas: &SchemaStore) -> Result<Vec<JoinHandle<()>
 /// every tick and `/scan` every `ODOM_HZ / SCAN_HZ` ticks, all from the same state.
 async fn base_loop(
     mut cmd_vel: tokio::sync::mpsc::UnboundedReceiver<crate::ros::sim::SimMessage>,
-    twist: Arc<ResolvedSchema>,
+    commands: CommandDecoder,
     odom: Encoder,
     tf: Encoder,
     scan: Encoder,
@@ -166,9 +167,12 @@ async fn base_loop(
         tokio::select! {
             msg = cmd_vel.recv() => {
                 let Some(msg) = msg else { return };
-                match decode_twist(&twist, &msg.payload) {
+                match commands.decode(&msg.type_name, &msg.payload) {
                     Some((v, w)) => robot.command(v, w, Instant::now()),
-                    None => tracing::debug!(type_name = %msg.type_name, "ignoring a /cmd_vel that is not a valid Twist"),
+                    None => tracing::debug!(
+                        type_name = %msg.type_name,
+                        "ignoring a /cmd_vel that is not a valid Twist or TwistStamped"
+                    ),
                 }
             }
             _ = tick.tick() => {
@@ -187,13 +191,39 @@ async fn base_loop(
     }
 }
 
-/// `linear.x` and `angular.z` of a Twist; `None` if the payload does not decode (it comes from a
-/// viewer, so anything is possible, including another type on the same topic).
-pub fn decode_twist(schema: &ResolvedSchema, payload: &[u8]) -> Option<(f64, f64)> {
-    let v = cdr_to_json(schema, payload).ok()?;
-    let linear = v.pointer("/linear/x")?.as_f64()?;
-    let angular = v.pointer("/angular/z")?.as_f64()?;
-    Some((linear, angular))
+/// Reads velocity commands. Both types a base controller accepts are understood: `Twist` (what
+/// the Foxglove Teleop panel sends) and `TwistStamped` (diff_drive_controller's default since
+/// Jazzy).
+pub struct CommandDecoder {
+    twist: Arc<ResolvedSchema>,
+    twist_stamped: Arc<ResolvedSchema>,
+}
+
+impl CommandDecoder {
+    /// Resolve both schemas.
+    pub fn new(schemas: &SchemaStore) -> Result<Self, DemoError> {
+        Ok(CommandDecoder {
+            twist: resolve(schemas, TWIST)?,
+            twist_stamped: resolve(schemas, TWIST_STAMPED)?,
+        })
+    }
+
+    /// `linear.x` and `angular.z` of a command of type `type_name`; `None` for another type or a
+    /// payload that does not decode (it comes from a viewer, so anything is possible). The type
+    /// is checked first because CDR is not self-describing: another type's bytes could decode
+    /// as a Twist of nonsense.
+    pub fn decode(&self, type_name: &str, payload: &[u8]) -> Option<(f64, f64)> {
+        let type_name = normalize_type_name(type_name).ok()?;
+        let (schema, prefix) = match type_name.as_str() {
+            TWIST => (&self.twist, ""),
+            TWIST_STAMPED => (&self.twist_stamped, "/twist"),
+            _ => return None,
+        };
+        let v = cdr_to_json(schema, payload).ok()?;
+        let linear = v.pointer(&format!("{prefix}/linear/x"))?.as_f64()?;
+        let angular = v.pointer(&format!("{prefix}/angular/z"))?.as_f64()?;
+        Some((linear, angular))
+    }
 }
 
 async fn chatter_loop(chatter: Encoder) {
@@ -328,6 +358,28 @@ mod tests {
         let diag: Vec<f64> = (0..6).map(|i| c[i * 7].as_f64().unwrap()).collect();
         assert_eq!(diag, [1.0, 1.0, 2.0, 2.0, 2.0, 1.0]);
         assert_eq!(c.iter().filter(|v| v.as_f64() != Some(0.0)).count(), 6);
+    }
+
+    #[test]
+    fn commands_of_both_types_and_nothing_else() {
+        let schemas = SchemaStore::new(vec![
+            concat!(env!("CARGO_MANIFEST_DIR"), "/interfaces").into()
+        ]);
+        let d = CommandDecoder::new(&schemas).unwrap();
+        let twist = json!({"linear": {"x": 0.5}, "angular": {"z": -1.0}});
+        let plain = json_to_cdr(&d.twist, &twist).unwrap();
+        let stamped = json_to_cdr(
+            &d.twist_stamped,
+            &json!({"header": {"frame_id": "base_link"}, "twist": twist}),
+        )
+        .unwrap();
+        assert_eq!(d.decode(TWIST, &plain), Some((0.5, -1.0)));
+        assert_eq!(d.decode("geometry_msgs/Twist", &plain), Some((0.5, -1.0)));
+        assert_eq!(d.decode(TWIST_STAMPED, &stamped), Some((0.5, -1.0)));
+        // Right bytes, wrong type; wrong bytes, right type.
+        assert_eq!(d.decode("geometry_msgs/msg/Vector3", &plain), None);
+        assert_eq!(d.decode(TWIST, &plain[..20]), None);
+        assert_eq!(d.decode(TWIST_STAMPED, &plain), None);
     }
 
     #[test]
