@@ -220,7 +220,7 @@ impl LoadGenerator {
         self.finished.load(Ordering::Acquire)
     }
 
-    /// Stop and wait for the thread (it notices within [`MAX_SLEEP`]). The publishers leave the
+    /// Stop and wait for the thread (it notices within 50 ms). The publishers leave the
     /// graph.
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::Relaxed);

@@ -5,7 +5,7 @@
 //!
 //! | topic | type | rate | notes |
 //! |---|---|---|---|
-//! | `/cmd_vel` | `geometry_msgs/msg/Twist` | in | `linear.x`, `angular.z`; held for 0.5 s ([`robot::COMMAND_TIMEOUT`]), then the robot stops |
+//! | `/cmd_vel` | `geometry_msgs/msg/Twist` (or `TwistStamped`) | in | `linear.x`, `angular.z`; held for 0.5 s ([`robot::COMMAND_TIMEOUT`]), then the robot stops |
 //! | `/odom` | `nav_msgs/msg/Odometry` | 50 Hz | `odom` → `base_link`, pose and twist with covariances |
 //! | `/tf` | `tf2_msgs/msg/TFMessage` | 50 Hz | `odom` → `base_link`, stamped now |
 //! | `/tf_static` | `tf2_msgs/msg/TFMessage` | latched | `base_link` → `laser` (0.1, 0, 0.2), transient-local |
