@@ -12,6 +12,8 @@
 //! - [`gateway`]: assembling hub, backend and server; shutdown.
 //! - [`ros`]: the ROS boundary (commands in, events out), the simulated graph, and the r2r
 //!   backend behind the `ros2` feature.
+//! - [`demo`]: `--demo`, a simulated differential-drive robot on the simulated graph, and load
+//!   generation for benchmarks.
 //!
 //! Data flows ROS → [`ros::MessageSink`] (the hub) → per-viewer queues → socket; viewer
 //! publications flow socket → hub (allowlist, JSON→CDR) → [`ros::RosCommand::Publish`].
@@ -19,6 +21,7 @@
 
 pub mod cdr;
 pub mod config;
+pub mod demo;
 pub mod gateway;
 pub mod hub;
 pub mod protocol;

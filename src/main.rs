@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use foxglove_gateway::config::{load_params_file, strip_ros_args, Config};
+use foxglove_gateway::demo::{self, DemoOptions};
 use foxglove_gateway::gateway::Gateway;
 use foxglove_gateway::ros::scenario::Scenario;
 use foxglove_gateway::ros::sim::SimGraph;
@@ -29,6 +30,8 @@ struct Cli {
     /// Serve a simulated graph described by this scenario file instead of ROS.
     #[arg(long, value_name = "FILE")]
     sim_scenario: Option<PathBuf>,
+    #[command(flatten)]
+    demo: DemoOptions,
     /// Extra ament prefix for message definitions, searched after AMENT_PREFIX_PATH
     /// (repeatable). With a simulated graph, the repository's `interfaces/` is added too.
     #[arg(long, value_name = "DIR")]
@@ -38,7 +41,7 @@ struct Cli {
 fn main() -> ExitCode {
     // `ros2 run`/`ros2 launch` append `--ros-args ...`: that part is rcl's, not ours.
     let cli = Cli::parse_from(strip_ros_args(std::env::args_os()));
-    init_logging(cli.sim_scenario.is_none());
+    init_logging(cli.sim_scenario.is_none() && !cli.demo.enabled());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,7 +66,7 @@ fn main() -> ExitCode {
 const NODE_NAME: &str = "foxglove_gateway";
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let Some(scenario_path) = cli.sim_scenario.clone() else {
+    if cli.sim_scenario.is_none() && !cli.demo.enabled() {
         #[cfg(feature = "ros2")]
         return run_ros(config_overrides(cli.port, cli.address)).await;
         #[cfg(not(feature = "ros2"))]
@@ -85,7 +88,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         None => Config::default(),
     };
     config_overrides(cli.port, cli.address)(&mut config);
-    let scenario = Scenario::load(&scenario_path)?;
+    let scenario = match &cli.sim_scenario {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::default(),
+    };
     let mut prefixes = ament_prefixes();
     prefixes.extend(cli.interfaces);
     prefixes.push(PathBuf::from(concat!(
@@ -100,6 +106,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     let _nodes = scenario.start(&sim, &schemas)?;
+    let _demo = demo::start(&cli.demo, &sim, &schemas)?;
     announce(&gateway);
     wait_for_signal().await;
     tracing::info!("shutting down");
