@@ -67,6 +67,8 @@ export async function startStaticServer({ layout }) {
     };
     if (req.method !== "GET" && req.method !== "HEAD") return reply(405, "text/plain", "GET only\n");
     if (urlPath === "/layout.json") return reply(200, TYPES[".json"], layoutJson);
+    // The browser asks for one; a 404 would be the only error in an otherwise clean console.
+    if (urlPath === "/favicon.ico") return reply(204, "image/x-icon", "");
     const file = resolveFile(urlPath);
     let size;
     try {
