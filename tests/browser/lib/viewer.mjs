@@ -56,7 +56,8 @@ export class TopicWatcher {
       );
       this.client.on("close", (ev) => {
         clearTimeout(timer);
-        reject(new Error(`second viewer: connection closed (code ${ev?.code})`));
+        const why = this.errors.length ? `: ${this.errors.join("; ")}` : "";
+        reject(new Error(`second viewer: connection to ${this.ws.url} closed (code ${ev?.code})${why}`));
       });
       this.client.on("advertise", (channels) => {
         for (const ch of channels) {
