@@ -67,10 +67,14 @@ describe("Foxglove Studio 1.48 in chromium against foxglove_gateway --demo", { t
     // Studio is the first viewer to connect, so a handshake it refuses fails here, in the
     // browser, and not in our own client below.
     await browser.step("Studio connects to the gateway", () =>
-      poll("Studio to list the gateway's topics", async () => ((await topicListEntries(browser.page)).length > 0 ? true : undefined), {
-        timeoutMs: 30_000,
-        lastSeen: async () => (await browser.page.locator("body").innerText()).replace(/\s+/g, " ").slice(0, 600),
-      }),
+      poll(
+        "Studio to list the gateway's topics",
+        async () => ((await topicListEntries(browser.page)).length > 0 ? true : undefined),
+        {
+          timeoutMs: 30_000,
+          lastSeen: async () => (await browser.page.locator("body").innerText()).replace(/\s+/g, " ").slice(0, 600),
+        },
+      ),
     );
     // The independent viewers connect before anyone drives the robot.
     [odom, chatter] = await Promise.all([
@@ -85,11 +89,26 @@ describe("Foxglove Studio 1.48 in chromium against foxglove_gateway --demo", { t
     chatter?.close();
     if (browser) {
       await browser.screenshot("final");
+      // What Studio lists under Problems (connection, advertise or decode trouble), for CI logs.
+      try {
+        await browser.page.getByRole("tab", { name: /^Problems/ }).click({ timeout: 2000 });
+        const text = await browser.page.evaluate(() => {
+          // The sidebar holding the tabs; its list is the problems list once that tab is open.
+          let el = document.querySelector('[role="tablist"]');
+          while (el && !el.querySelector("ul")) el = el.parentElement;
+          return el?.querySelector("ul")?.innerText ?? "No problems found";
+        });
+        writeFileSync(path.join(OUTPUT_DIR, "problems.txt"), `${text}\n`);
+        await browser.screenshot("problems");
+      } catch {
+        // No Problems tab (Studio never rendered): the failure says why already.
+      }
       browser.saveConsole("final");
       await browser.close();
     }
     if (server) {
-      writeFileSync(path.join(OUTPUT_DIR, "http.txt"), server.requests.map(([status, p]) => `${status} ${p}`).join("\n") + "\n");
+      const log = server.requests.map(([status, p]) => `${status} ${p}\n`).join("");
+      writeFileSync(path.join(OUTPUT_DIR, "http.txt"), log);
       await server.close();
     }
     await gateway?.stop();
@@ -166,7 +185,9 @@ describe("Foxglove Studio 1.48 in chromium against foxglove_gateway --demo", { t
         },
         {
           timeoutMs: 10_000,
-          lastSeen: async () => `panel: ${await panelText(page, PANELS.odom)}; second viewer: ${odom.latest() ? describeOdom(odom.latest().msg) : "nothing"}`,
+          lastSeen: async () =>
+            `panel: ${await panelText(page, PANELS.odom)}; ` +
+            `second viewer: ${odom.latest() ? describeOdom(odom.latest().msg) : "nothing"}`,
         },
       ),
     );
@@ -177,7 +198,9 @@ describe("Foxglove Studio 1.48 in chromium against foxglove_gateway --demo", { t
     requireConnected();
     const page = browser.page;
     const scene = panel(page, PANELS.scene);
-    await browser.step("3D panel has a canvas", () => scene.locator("canvas").first().waitFor({ state: "visible", timeout: 15_000 }));
+    await browser.step("3D panel has a canvas", () =>
+      scene.locator("canvas").first().waitFor({ state: "visible", timeout: 15_000 }),
+    );
     // The scan points are pure red (layout.mjs): count them in screenshots of the panel until
     // enough are there (the first scans may take a moment to arrive and render).
     const result = await browser.step("3D panel draws the /scan points", () =>
@@ -190,7 +213,9 @@ describe("Foxglove Studio 1.48 in chromium against foxglove_gateway --demo", { t
         {
           timeoutMs: 20_000,
           intervalMs: 1000,
-          lastSeen: async () => `${JSON.stringify(await countPixels(page, await scene.screenshot(), [255, 0, 0]))} red pixels; panel text: ${await panelText(page, PANELS.scene)}`,
+          lastSeen: async () =>
+            `${JSON.stringify(await countPixels(page, await scene.screenshot(), [255, 0, 0]))} red pixels; ` +
+            `panel text: ${await panelText(page, PANELS.scene)}`,
         },
       ),
     );
@@ -210,7 +235,10 @@ describe("Foxglove Studio 1.48 in chromium against foxglove_gateway --demo", { t
       await new Promise((r) => setTimeout(r, 500));
       const b = odom.latest().msg;
       const moved = Math.hypot(position(b).x - position(a).x, position(b).y - position(a).y);
-      assert.ok(moved < 1e-6 && b.twist.twist.linear.x === 0, `the robot moves by itself: ${describeOdom(a)} → ${describeOdom(b)}`);
+      assert.ok(
+        moved < 1e-6 && b.twist.twist.linear.x === 0,
+        `the robot moves by itself: ${describeOdom(a)} → ${describeOdom(b)}`,
+      );
       return b;
     });
     const heading = yaw(start);
@@ -270,7 +298,10 @@ describe("Foxglove Studio 1.48 in chromium against foxglove_gateway --demo", { t
       await new Promise((r) => setTimeout(r, 1000));
       const b = odom.latest().msg;
       const drift = Math.hypot(position(b).x - position(a).x, position(b).y - position(a).y);
-      assert.ok(drift < 1e-6 && b.twist.twist.linear.x === 0, `the robot kept moving after it stopped: ${describeOdom(a)} → ${describeOdom(b)}`);
+      assert.ok(
+        drift < 1e-6 && b.twist.twist.linear.x === 0,
+        `the robot kept moving after it stopped: ${describeOdom(a)} → ${describeOdom(b)}`,
+      );
       assert.ok(travelled(b).forward > 0.5, `the robot ended up where it started: ${describeOdom(b)}`);
       return b;
     });
