@@ -12,8 +12,9 @@ export const PANELS = {
   teleop: "Teleop!drive",
 };
 
-/** Teleop's forward speed (m/s) and how often it republishes while held (Hz). */
+/** Teleop's forward speed (m/s), turn rate (rad/s) and how often it republishes while held (Hz). */
 export const TELEOP_SPEED = 0.5;
+export const TELEOP_TURN_RATE = 1;
 export const TELEOP_RATE_HZ = 10;
 
 /** Colour of the laser scan points in the 3D panel: pure red, so a screenshot can find them. */
@@ -56,8 +57,8 @@ export const LAYOUT = {
         publishRate: TELEOP_RATE_HZ,
         upButton: { field: "linear-x", value: TELEOP_SPEED },
         downButton: { field: "linear-x", value: -TELEOP_SPEED },
-        leftButton: { field: "angular-z", value: 1 },
-        rightButton: { field: "angular-z", value: -1 },
+        leftButton: { field: "angular-z", value: TELEOP_TURN_RATE },
+        rightButton: { field: "angular-z", value: -TELEOP_TURN_RATE },
       },
     },
     globalVariables: {},

@@ -15,7 +15,7 @@ import { Browser, OUTPUT_DIR } from "./lib/browser.mjs";
 import { startStaticServer } from "./lib/static-server.mjs";
 import { countPixels, openStudio, panel, panelText, poll, studioUrl, topicListEntries } from "./lib/studio.mjs";
 import { TopicWatcher } from "./lib/viewer.mjs";
-import { LAYOUT, LAYOUT_ID, PANELS, TELEOP_SPEED } from "./layout.mjs";
+import { LAYOUT, LAYOUT_ID, PANELS, TELEOP_SPEED, TELEOP_TURN_RATE } from "./layout.mjs";
 
 /** What `--demo` serves (src/demo/mod.rs): every topic a viewer can subscribe to, with its type. */
 const DEMO_TOPICS = [
@@ -42,7 +42,8 @@ const shownX = (text) => {
 };
 const describeOdom = (m) => {
   const p = position(m);
-  return `position (${p.x.toFixed(3)}, ${p.y.toFixed(3)}), yaw ${yaw(m).toFixed(3)}, v ${m.twist.twist.linear.x}`;
+  const t = m.twist.twist;
+  return `position (${p.x.toFixed(3)}, ${p.y.toFixed(3)}), yaw ${yaw(m).toFixed(3)}, v ${t.linear.x}, w ${t.angular.z}`;
 };
 
 describe("Foxglove Studio 1.48 in chromium against foxglove_gateway --demo", { timeout: 170_000 }, () => {
@@ -314,6 +315,58 @@ describe("Foxglove Studio 1.48 in chromium against foxglove_gateway --demo", { t
       ),
     );
     await browser.screenshot("teleop-stopped");
+  });
+
+  test("Teleop's left button turns the robot on the spot; releasing it stops the turn", async () => {
+    requireConnected();
+    const page = browser.page;
+    const start = await browser.step("the robot is at rest before turning", () =>
+      odom.waitFor("the robot at rest", (m) => m.twist.twist.linear.x === 0 && m.twist.twist.angular.z === 0, {
+        since: Date.now(),
+        timeoutMs: 5000,
+        describe: describeOdom,
+      }),
+    );
+    const turned = (m) => Math.atan2(Math.sin(yaw(m) - yaw(start.msg)), Math.cos(yaw(m) - yaw(start.msg)));
+    const shifted = (m) =>
+      Math.hypot(position(m).x - position(start.msg).x, position(m).y - position(start.msg).y);
+    // Pad order in the DOM: up, down, left, right.
+    const left = panel(page, PANELS.teleop).locator('g[role="button"]').nth(2);
+    await left.hover({ timeout: 5000 });
+    const pressedAt = Date.now();
+    await page.mouse.down();
+    try {
+      await browser.step("holding left turns the robot counter-clockwise", async () => {
+        await odom.waitFor(
+          `yaw rate ${TELEOP_TURN_RATE} rad/s`,
+          (m) => Math.abs(m.twist.twist.angular.z - TELEOP_TURN_RATE) < 1e-6 && m.twist.twist.linear.x === 0,
+          { since: pressedAt, timeoutMs: 5000, describe: describeOdom },
+        );
+        const far = await odom.waitFor("a turn of 0.5 rad", (m) => turned(m) > 0.5, {
+          since: pressedAt,
+          timeoutMs: 6000,
+          describe: describeOdom,
+        });
+        assert.ok(shifted(far.msg) < 0.01, `the robot moved ${shifted(far.msg)} m while turning on the spot`);
+      });
+    } finally {
+      await page.mouse.up();
+    }
+    const releasedAt = Date.now();
+    await browser.step("releasing left stops the turn", async () => {
+      const stopped = await odom.waitFor("the turn to stop (yaw rate 0)", (m) => m.twist.twist.angular.z === 0, {
+        since: releasedAt,
+        timeoutMs: COMMAND_TIMEOUT_MS + 2500,
+        describe: describeOdom,
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      const later = odom.latest().msg;
+      assert.ok(
+        Math.abs(yaw(later) - yaw(stopped.msg)) < 1e-9,
+        `the robot kept turning after it stopped: ${describeOdom(stopped.msg)} → ${describeOdom(later)}`,
+      );
+    });
+    await browser.screenshot("teleop-turned");
   });
 
   test("the gateway is still running after the session", () => {
