@@ -37,6 +37,9 @@ struct SimPub {
     topic: String,
     type_name: String,
     info: PublisherInfo,
+    /// Transient-local publishers keep their last `depth` messages for late subscriptions, as
+    /// DDS does.
+    history: std::collections::VecDeque<Bytes>,
 }
 
 #[derive(Default)]
@@ -118,6 +121,7 @@ impl SimGraph {
                         node: node.to_string(),
                         qos,
                     },
+                    history: Default::default(),
                 },
             );
             id
@@ -209,6 +213,7 @@ impl SimGraph {
                             node: GATEWAY_NODE.to_string(),
                             qos: Qos::default(),
                         },
+                        history: Default::default(),
                     },
                 );
                 s.gateway_pubs.insert(key, id);
@@ -235,9 +240,15 @@ impl SimGraph {
     /// Hand a publication to every subscription on its topic.
     fn deliver(&self, publisher: u64, payload: Bytes) {
         let mut s = self.state.lock();
-        let Some(p) = s.publishers.get(&publisher) else {
+        let Some(p) = s.publishers.get_mut(&publisher) else {
             return;
         };
+        if p.info.qos.durability == super::Durability::TransientLocal {
+            p.history.push_back(payload.clone());
+            while p.history.len() > (p.info.qos.depth as usize).max(1) {
+                p.history.pop_front();
+            }
+        }
         let topic = p.topic.clone();
         let type_name = p.type_name.clone();
         let keys: Vec<SubscriptionKey> = s
