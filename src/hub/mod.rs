@@ -345,6 +345,9 @@ impl Hub {
         let subs = state.subs.entry(channel).or_default();
         let first = subs.subscribers.is_empty();
         subs.subscribers.insert(client, wire_id);
+        // Route first: the backend may deliver (e.g. transient-local history) as soon as it has
+        // the command.
+        self.update_route(&state, channel, Some((&outbox, wire_id)));
         if first {
             self.ros.send(RosCommand::Subscribe {
                 key: channel,
@@ -352,7 +355,6 @@ impl Hub {
                 type_name: info.type_name.clone(),
             });
         }
-        self.update_route(&state, channel, Some((&outbox, wire_id)));
         Ok(())
     }
 

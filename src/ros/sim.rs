@@ -178,10 +178,24 @@ impl SimGraph {
                     return;
                 }
                 s.gateway_sub_topics.insert(key, topic.clone());
+                // DDS replays transient-local history to a new subscription.
+                let replay: Vec<Bytes> = s
+                    .publishers
+                    .values()
+                    .filter(|p| p.topic == topic && p.type_name == type_name)
+                    .flat_map(|p| p.history.iter().cloned())
+                    .collect();
                 s.gateway_subs
                     .entry(topic)
                     .or_default()
                     .push((key, type_name));
+                let sink = s.messages.clone();
+                drop(s);
+                if let Some(sink) = sink {
+                    for payload in replay {
+                        sink.message(key, now_ns(), payload);
+                    }
+                }
             }
             RosCommand::Unsubscribe { key } => {
                 if let Some(topic) = s.gateway_sub_topics.remove(&key) {
