@@ -22,6 +22,7 @@ use crate::protocol::ParseError;
 use crate::ros::{self, BackendIo, PublisherKey, RosCommand, RosEvent, RosHandle};
 use crate::schema::{ResolvedSchema, SchemaStore};
 
+pub mod assets;
 mod graph;
 pub mod outbox;
 mod publish;
@@ -35,7 +36,7 @@ use router::Router;
 pub type ClientId = u64;
 
 /// Capabilities this build implements; the offered set is this ∩ the `capabilities` parameter.
-pub const IMPLEMENTED_CAPABILITIES: &[&str] = &["clientPublish"];
+pub const IMPLEMENTED_CAPABILITIES: &[&str] = &["clientPublish", "assets"];
 
 /// One channel: a (topic, type) of the graph with its schema.
 #[derive(Debug)]
@@ -184,6 +185,7 @@ pub struct Hub {
     router: Arc<Router>,
     state: Mutex<State>,
     server_info: ServerInfo,
+    assets: assets::Assets,
 }
 
 impl Hub {
@@ -208,6 +210,7 @@ impl Hub {
                 ..State::default()
             }),
             server_info,
+            assets: assets::Assets::default(),
         });
         (hub, io, events)
     }
