@@ -19,6 +19,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
@@ -132,6 +133,18 @@ impl Drop for Slot {
     }
 }
 
+/// A response frame that keeps its request's [`Slot`] until the frame is dropped.
+struct HeldFrame {
+    frame: Bytes,
+    _slot: Slot,
+}
+
+impl AsRef<[u8]> for HeldFrame {
+    fn as_ref(&self) -> &[u8] {
+        &self.frame
+    }
+}
+
 impl Hub {
     /// Handle `fetchAsset` from `client`: check the URI, then read the file off the async
     /// runtime and queue the response. Returns an error (sent as a status) only when the
@@ -154,7 +167,10 @@ impl Hub {
         else {
             return Ok(());
         };
-        let respond = move |result: Result<&[u8], AssetError>| {
+        // `slot`, when given, travels inside the frame: the request counts as in flight until the
+        // writer has sent (or the outbox dropped) the response, so 32 requests bound what a
+        // viewer that does not read can pin in memory, not just what is being read.
+        let respond = move |result: Result<&[u8], AssetError>, slot: Option<Slot>| {
             let frame = match result {
                 Ok(data) => fetch_asset_response(request_id, Ok(data)),
                 Err(e) => {
@@ -162,18 +178,22 @@ impl Hub {
                     fetch_asset_response(request_id, Err(&e.to_string()))
                 }
             };
+            let frame = match slot {
+                Some(slot) => Bytes::from_owner(HeldFrame { frame, _slot: slot }),
+                None => frame,
+            };
             // A full control queue closes the viewer; nothing more to do here.
             let _ = outbox.push_control(Control::Binary(frame));
         };
         let path = match resolve(self, &uri) {
             Ok(p) => p,
             Err(e) => {
-                respond(Err(e));
+                respond(Err(e), None);
                 return Ok(());
             }
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            respond(Err(AssetError::Internal));
+            respond(Err(AssetError::Internal), None);
             return Ok(());
         };
         {
@@ -181,7 +201,7 @@ impl Hub {
             let n = map.entry(client).or_insert(0);
             if *n >= MAX_IN_FLIGHT {
                 drop(map);
-                respond(Err(AssetError::TooManyInFlight));
+                respond(Err(AssetError::TooManyInFlight), None);
                 return Ok(());
             }
             *n += 1;
@@ -192,23 +212,25 @@ impl Hub {
         };
         let reads = self.assets.reads.clone();
         runtime.spawn(async move {
-            let _slot = slot;
             // The semaphore is never closed, so acquire only fails if that changes.
-            let Ok(_permit) = reads.acquire_owned().await else {
-                respond(Err(AssetError::Internal));
+            let Ok(permit) = reads.acquire_owned().await else {
+                respond(Err(AssetError::Internal), Some(slot));
                 return;
             };
             let read_uri = uri.clone();
-            match tokio::task::spawn_blocking(move || read_asset(&read_uri, &path)).await {
-                Ok(Ok(data)) => respond(Ok(&data)),
-                Ok(Err(e)) => respond(Err(e)),
-                Err(_) => respond(Err(AssetError::Internal)),
+            let read = tokio::task::spawn_blocking(move || read_asset(&read_uri, &path)).await;
+            drop(permit);
+            match read {
+                Ok(Ok(data)) => respond(Ok(&data), Some(slot)),
+                Ok(Err(e)) => respond(Err(e), Some(slot)),
+                Err(_) => respond(Err(AssetError::Internal), Some(slot)),
             }
         });
         Ok(())
     }
 
-    /// Requests of `client` being read right now (for tests and metrics).
+    /// Requests of `client` outstanding: waiting to be read, being read, or answered but not yet
+    /// written to the viewer (for tests and metrics).
     pub fn assets_in_flight(&self, client: ClientId) -> usize {
         self.assets
             .in_flight
@@ -422,25 +444,30 @@ mod tests {
         assert_eq!(read_asset("u", &ok).unwrap(), b"solid");
     }
 
-    /// Asset responses queued for the viewer: (request id, status, error text, data).
-    fn responses(outbox: &crate::hub::Outbox) -> Vec<(u32, u8, String, Vec<u8>)> {
+    /// Asset response frames queued for the viewer, still alive (they hold their slots).
+    fn pop_frames(outbox: &crate::hub::Outbox) -> Vec<Bytes> {
         let mut out = Vec::new();
         let _ = outbox.pop_batch(&mut out, 1000, usize::MAX);
         out.into_iter()
             .filter_map(|o| match o {
                 crate::hub::Outgoing::Control(Control::Binary(b)) if b.first() == Some(&4) => {
-                    let id = u32::from_le_bytes(b[1..5].try_into().unwrap());
-                    let n = u32::from_le_bytes(b[6..10].try_into().unwrap()) as usize;
-                    let err = String::from_utf8(b[10..10 + n].to_vec()).unwrap();
-                    Some((id, b[5], err, b[10 + n..].to_vec()))
+                    Some(b)
                 }
                 _ => None,
             })
             .collect()
     }
 
+    /// (request id, status, error text, data) of a Fetch Asset Response.
+    fn parse(b: &[u8]) -> (u32, u8, String, Vec<u8>) {
+        let id = u32::from_le_bytes(b[1..5].try_into().unwrap());
+        let n = u32::from_le_bytes(b[6..10].try_into().unwrap()) as usize;
+        let err = String::from_utf8(b[10..10 + n].to_vec()).unwrap();
+        (id, b[5], err, b[10 + n..].to_vec())
+    }
+
     #[tokio::test]
-    async fn at_most_32_requests_in_flight_per_viewer() {
+    async fn at_most_32_requests_in_flight_per_viewer_until_written() {
         let prefix = prefix_with(&["robot"]);
         std::fs::write(prefix.path().join("share/robot/meshes/a.stl"), b"mesh").unwrap();
         let schemas = Arc::new(crate::schema::SchemaStore::new(vec![prefix
@@ -455,6 +482,7 @@ mod tests {
         let a = Arc::new(crate::hub::Outbox::new(limits));
         let b = Arc::new(crate::hub::Outbox::new(limits));
         let (ca, cb) = (hub.connect(a.clone()), hub.connect(b.clone()));
+        let uri = || "package://robot/meshes/a.stl".to_string();
 
         // Hold every read permit: requests stay in flight until released.
         let held = hub
@@ -465,15 +493,13 @@ mod tests {
             .await
             .unwrap();
         for id in 0..MAX_IN_FLIGHT as u32 {
-            hub.fetch_asset(ca, "package://robot/meshes/a.stl".into(), id)
-                .unwrap();
+            hub.fetch_asset(ca, uri(), id).unwrap();
         }
-        tokio::task::yield_now().await;
         assert_eq!(hub.assets_in_flight(ca), MAX_IN_FLIGHT);
-        hub.fetch_asset(ca, "package://robot/meshes/a.stl".into(), 99)
-            .unwrap();
+        hub.fetch_asset(ca, uri(), 99).unwrap();
+        let refused: Vec<_> = pop_frames(&a).iter().map(|f| parse(f)).collect();
         assert_eq!(
-            responses(&a),
+            refused,
             vec![(
                 99,
                 1,
@@ -481,31 +507,47 @@ mod tests {
                 vec![]
             )]
         );
-        // The limit is per viewer: another one is served meanwhile.
-        hub.fetch_asset(cb, "package://robot/meshes/a.stl".into(), 7)
-            .unwrap();
+        // The limit is per viewer: another one is accepted meanwhile.
+        hub.fetch_asset(cb, uri(), 7).unwrap();
         assert_eq!(hub.assets_in_flight(cb), 1);
 
         drop(held);
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        while hub.assets_in_flight(ca) + hub.assets_in_flight(cb) > 0 {
+        let mut frames = Vec::new();
+        while frames.len() < MAX_IN_FLIGHT {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "requests never finished"
             );
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            frames.extend(pop_frames(&a));
         }
-        let mut got = responses(&a);
+        // Answered but not written yet: still in flight, so still refused.
+        assert_eq!(hub.assets_in_flight(ca), MAX_IN_FLIGHT);
+        hub.fetch_asset(ca, uri(), 100).unwrap();
+        assert_eq!(parse(&pop_frames(&a)[0]).0, 100);
+        let mut got: Vec<_> = frames.iter().map(|f| parse(f)).collect();
         got.sort();
-        assert_eq!(got.len(), MAX_IN_FLIGHT);
         for (i, (id, status, err, data)) in got.into_iter().enumerate() {
             assert_eq!(
                 (id, status, err.as_str(), data.as_slice()),
                 (i as u32, 0, "", &b"mesh"[..])
             );
         }
-        assert_eq!(responses(&b), vec![(7, 0, String::new(), b"mesh".to_vec())]);
-        // Slots are free again.
+        // Written (dropped): the slots are free again.
+        drop(frames);
+        assert_eq!(hub.assets_in_flight(ca), 0);
+        while hub.assets_in_flight(cb) > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "request never finished"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let got: Vec<_> = pop_frames(&b).iter().map(|f| parse(f)).collect();
+            if !got.is_empty() {
+                assert_eq!(got, vec![(7, 0, String::new(), b"mesh".to_vec())]);
+            }
+        }
         assert!(hub.assets.in_flight.lock().is_empty());
     }
 
