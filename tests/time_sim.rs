@@ -109,6 +109,11 @@ async fn sim_time_drives_time_frames_and_log_times() {
     assert_eq!(next_time(&mut a).await, t2);
     chatter.publish(hello);
     assert_eq!(next_data(&mut a).await.log_time, t2);
+
+    // A viewer that connects later (say, while the simulation is paused and /clock is silent)
+    // gets the current time at once.
+    let mut late = s.client().await;
+    assert_eq!(next_time(&mut late).await, t2);
 }
 
 #[tokio::test]

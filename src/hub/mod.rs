@@ -175,6 +175,9 @@ struct State {
     subs: HashMap<u64, ChannelSubs>,
     publishers: HashMap<PublisherKey, publish::Publisher>,
     next_publisher_key: PublisherKey,
+    /// The last sim time (`use_sim_time`), given to viewers as they connect: a paused
+    /// simulation sends no new /clock, and the app needs a time to show anything.
+    sim_time: Option<u64>,
 }
 
 /// The shared core. Cheap to share behind `Arc`; every method takes `&self`.
@@ -264,7 +267,8 @@ impl Hub {
             RosEvent::PublisherFailed { key, reason } => self.publisher_failed(key, &reason),
             RosEvent::Time(ns) => {
                 let frame = crate::protocol::binary::time(ns);
-                let state = self.state.lock();
+                let mut state = self.state.lock();
+                state.sim_time = Some(ns);
                 for c in state.clients.values() {
                     let _ = c.outbox.push_control(Control::Binary(frame.clone()));
                 }
@@ -284,6 +288,9 @@ impl Hub {
         }
         if let Some(msg) = missing_status(&state.missing) {
             let _ = outbox.push_control(msg);
+        }
+        if let Some(ns) = state.sim_time {
+            let _ = outbox.push_control(Control::Binary(crate::protocol::binary::time(ns)));
         }
         state.clients.insert(
             id,
