@@ -58,7 +58,15 @@ struct State {
     messages: Option<Arc<dyn MessageSink>>,
     /// Every command seen, for tests that assert on the boundary.
     log: Vec<RosCommand>,
+    /// `use_sim_time`: follow `/clock` as the r2r backend does.
+    use_sim_time: bool,
+    /// The last `/clock` value, with `use_sim_time`.
+    sim_time: Option<u64>,
 }
+
+/// The topic and type that drive sim time (rclcpp's TimeSource).
+const CLOCK_TOPIC: &str = "/clock";
+const CLOCK_TYPE: &str = "rosgraph_msgs/msg/Clock";
 
 /// A handle on the simulated graph. Clones share the graph.
 #[derive(Clone, Default)]
@@ -157,6 +165,13 @@ impl SimGraph {
             .gateway_subs
             .get(topic)
             .map_or(0, |v| v.len())
+    }
+
+    /// Behave like the r2r backend under `use_sim_time`: every `rosgraph_msgs/msg/Clock`
+    /// published on `/clock` moves the time (a [`RosEvent::Time`] when it changes), and message
+    /// log times are the last `/clock` value (0 before the first) instead of wall-clock time.
+    pub fn set_use_sim_time(&self, on: bool) {
+        self.state.lock().use_sim_time = on;
     }
 
     /// Every command the core has sent so far.
@@ -285,10 +300,24 @@ impl SimGraph {
                 });
             }
         }
+        if s.use_sim_time && topic == CLOCK_TOPIC && type_name == CLOCK_TYPE {
+            match super::graph::clock_from_cdr(&payload) {
+                Some(t) if s.sim_time != Some(t) => {
+                    s.sim_time = Some(t);
+                    send_event(&s, RosEvent::Time(t));
+                }
+                Some(_) => {}
+                None => tracing::debug!("sim: ignoring a malformed /clock message"),
+            }
+        }
+        let now = if s.use_sim_time {
+            s.sim_time.unwrap_or(0)
+        } else {
+            now_ns()
+        };
         let sink = s.messages.clone();
         drop(s);
         if let Some(sink) = sink {
-            let now = now_ns();
             for key in keys {
                 sink.message(key, now, payload.clone());
             }
