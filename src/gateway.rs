@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::ros::BackendIo;
 use crate::schema::SchemaStore;
+use crate::ws::tls::TlsError;
 use crate::ws::WsServer;
 
 /// A running gateway.
@@ -34,6 +35,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// `tls` is on but `certfile`/`keyfile` cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 impl Gateway {
@@ -52,11 +56,17 @@ impl Gateway {
         let addr: SocketAddr = addr_text
             .parse()
             .map_err(|_| StartError::Address(addr_text.clone()))?;
+        // Before anything starts: a bad certificate must stop startup, not every handshake.
+        let tls = if config.tls {
+            Some(crate::ws::tls::acceptor(&config.certfile, &config.keyfile)?)
+        } else {
+            None
+        };
         let (hub, io, events) = Hub::new(Arc::new(config), schemas);
         let events = tokio::spawn(hub.clone().run_events(events));
         start_backend(io);
         let shutdown = CancellationToken::new();
-        let ws = WsServer::bind(hub.clone(), addr, shutdown.child_token())
+        let ws = WsServer::bind_with_tls(hub.clone(), addr, shutdown.child_token(), tls)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Gateway {

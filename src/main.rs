@@ -101,6 +101,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let schemas = Arc::new(SchemaStore::new(prefixes));
 
     let sim = SimGraph::new();
+    sim.set_use_sim_time(config.use_sim_time);
     let gateway = Gateway::start(config, schemas.clone(), |io| {
         sim.start(io);
     })
@@ -212,7 +213,12 @@ fn announce(gateway: &Gateway) {
     use std::io::Write;
     let addr = gateway.local_addr();
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "foxglove_gateway listening on ws://{addr}");
+    let scheme = if gateway.hub().config().tls {
+        "wss"
+    } else {
+        "ws"
+    };
+    let _ = writeln!(out, "foxglove_gateway listening on {scheme}://{addr}");
     let _ = out.flush();
 }
 

@@ -189,11 +189,12 @@ async fn transient_local_messages_reach_late_viewers() {
         .sim
         .add_publisher("/robot_description", "std_msgs/msg/String", "/rsp", qos);
     let payload = s.cdr("std_msgs/msg/String", json!({"data": "<robot/>"}));
+    // Published once, before anyone listens (as robot_state_publisher does at startup).
+    p.publish(payload.clone());
     let mut a = s.client().await;
     let id = a.channel_id("/robot_description").await;
     a.subscribe(1, id).await;
-    wait_for(|| s.sim.gateway_subscriptions("/robot_description") == 1).await;
-    p.publish(payload.clone()); // (DDS would replay it to the new subscription; the sim publishes now)
+    // The new ROS subscription gets the publisher's history from the middleware.
     assert_eq!(a.expect_data().await.payload, payload.to_vec());
     // The ROS subscription is shared, so DDS will not replay to b: the gateway must.
     let mut b = s.client().await;

@@ -39,20 +39,7 @@ pub(crate) fn lookup<'s>(
 pub(crate) fn min_wire_size(base: &BaseType) -> usize {
     match base {
         BaseType::Message(_) => 1,
-        BaseType::Primitive(p) => match p {
-            Primitive::Bool
-            | Primitive::Byte
-            | Primitive::Char
-            | Primitive::Int8
-            | Primitive::Uint8 => 1,
-            Primitive::Int16 | Primitive::Uint16 => 2,
-            Primitive::Int32
-            | Primitive::Uint32
-            | Primitive::Float32
-            | Primitive::String(_)
-            | Primitive::WString(_) => 4,
-            Primitive::Int64 | Primitive::Uint64 | Primitive::Float64 => 8,
-        },
+        BaseType::Primitive(p) => p.min_wire_size(),
     }
 }
 

@@ -29,8 +29,6 @@ pub const SCAN_HZ: u32 = 10;
 pub const CHATTER_HZ: u32 = 1;
 /// Height of the laser above base_link (see `demo_robot.urdf`).
 pub const LASER_Z: f64 = 0.2;
-/// How often a latched publisher looks for new subscriptions to replay to.
-const LATCH_POLL: Duration = Duration::from_millis(100);
 
 /// The URDF on `/robot_description`: a box with a laser, so the 3D panel shows a robot.
 pub const URDF: &str = include_str!("demo_robot.urdf");
@@ -143,7 +141,7 @@ pub fn start(sim: &SimGraph, schemas: &SchemaStore) -> Result<Vec<JoinHandle<()>
     Ok(vec![
         tokio::spawn(base_loop(cmd_vel, commands, odom, tf, scan)),
         tokio::spawn(chatter_loop(chatter)),
-        tokio::spawn(latch_loop(sim.clone(), latched)),
+        tokio::spawn(latch_loop(latched)),
     ])
 }
 
@@ -236,28 +234,13 @@ async fn chatter_loop(chatter: Encoder) {
     }
 }
 
-/// Transient-local publishers: publish once, then again whenever the gateway subscribes anew.
-///
-/// DDS replays a transient-local publisher's history to every new subscription; the simulated
-/// graph only delivers to current subscriptions, so this does the replay itself. A replay can
-/// reach an existing subscription twice, which is harmless for static data.
-async fn latch_loop(sim: SimGraph, latched: Vec<(Bytes, Encoder)>) {
-    let mut seen: Vec<usize> = Vec::with_capacity(latched.len());
+/// Transient-local publishers publish once; the middleware (here the simulated graph) replays
+/// their history to every later subscription, so the publishers must simply stay alive.
+async fn latch_loop(latched: Vec<(Bytes, Encoder)>) {
     for (payload, enc) in &latched {
         enc.publisher.publish(payload.clone());
-        seen.push(sim.gateway_subscriptions(enc.publisher.topic()));
     }
-    let mut tick = tokio::time::interval(LATCH_POLL);
-    loop {
-        tick.tick().await;
-        for ((payload, enc), seen) in latched.iter().zip(seen.iter_mut()) {
-            let now = sim.gateway_subscriptions(enc.publisher.topic());
-            if now > *seen {
-                enc.publisher.publish(payload.clone());
-            }
-            *seen = now;
-        }
-    }
+    std::future::pending::<()>().await;
 }
 
 /// `builtin_interfaces/Time` from nanoseconds since the epoch. Saturates in 2106 rather than

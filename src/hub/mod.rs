@@ -22,6 +22,7 @@ use crate::protocol::ParseError;
 use crate::ros::{self, BackendIo, PublisherKey, RosCommand, RosEvent, RosHandle};
 use crate::schema::{ResolvedSchema, SchemaStore};
 
+pub mod assets;
 mod graph;
 pub mod outbox;
 mod publish;
@@ -35,7 +36,7 @@ use router::Router;
 pub type ClientId = u64;
 
 /// Capabilities this build implements; the offered set is this ∩ the `capabilities` parameter.
-pub const IMPLEMENTED_CAPABILITIES: &[&str] = &["clientPublish"];
+pub const IMPLEMENTED_CAPABILITIES: &[&str] = &["clientPublish", "assets"];
 
 /// One channel: a (topic, type) of the graph with its schema.
 #[derive(Debug)]
@@ -174,6 +175,9 @@ struct State {
     subs: HashMap<u64, ChannelSubs>,
     publishers: HashMap<PublisherKey, publish::Publisher>,
     next_publisher_key: PublisherKey,
+    /// The last sim time (`use_sim_time`), given to viewers as they connect: a paused
+    /// simulation sends no new /clock, and the app needs a time to show anything.
+    sim_time: Option<u64>,
 }
 
 /// The shared core. Cheap to share behind `Arc`; every method takes `&self`.
@@ -184,6 +188,7 @@ pub struct Hub {
     router: Arc<Router>,
     state: Mutex<State>,
     server_info: ServerInfo,
+    assets: assets::Assets,
 }
 
 impl Hub {
@@ -208,6 +213,7 @@ impl Hub {
                 ..State::default()
             }),
             server_info,
+            assets: assets::Assets::default(),
         });
         (hub, io, events)
     }
@@ -261,7 +267,8 @@ impl Hub {
             RosEvent::PublisherFailed { key, reason } => self.publisher_failed(key, &reason),
             RosEvent::Time(ns) => {
                 let frame = crate::protocol::binary::time(ns);
-                let state = self.state.lock();
+                let mut state = self.state.lock();
+                state.sim_time = Some(ns);
                 for c in state.clients.values() {
                     let _ = c.outbox.push_control(Control::Binary(frame.clone()));
                 }
@@ -281,6 +288,9 @@ impl Hub {
         }
         if let Some(msg) = missing_status(&state.missing) {
             let _ = outbox.push_control(msg);
+        }
+        if let Some(ns) = state.sim_time {
+            let _ = outbox.push_control(Control::Binary(crate::protocol::binary::time(ns)));
         }
         state.clients.insert(
             id,
@@ -345,6 +355,9 @@ impl Hub {
         let subs = state.subs.entry(channel).or_default();
         let first = subs.subscribers.is_empty();
         subs.subscribers.insert(client, wire_id);
+        // Route first: the backend may deliver (e.g. transient-local history) as soon as it has
+        // the command.
+        self.update_route(&state, channel, Some((&outbox, wire_id)));
         if first {
             self.ros.send(RosCommand::Subscribe {
                 key: channel,
@@ -352,7 +365,6 @@ impl Hub {
                 type_name: info.type_name.clone(),
             });
         }
-        self.update_route(&state, channel, Some((&outbox, wire_id)));
         Ok(())
     }
 

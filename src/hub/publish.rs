@@ -224,7 +224,7 @@ impl Hub {
 
 /// A lower bound on the CDR size of a message of type `name` (alignment ignored), saturating.
 fn min_encoded_size(schema: &ResolvedSchema, name: &str, depth: usize) -> u64 {
-    use crate::schema::{ArrayKind, BaseType, Primitive};
+    use crate::schema::{ArrayKind, BaseType};
     let Some(def) = schema.get(name) else {
         return 0;
     };
@@ -234,18 +234,7 @@ fn min_encoded_size(schema: &ResolvedSchema, name: &str, depth: usize) -> u64 {
     let mut total: u64 = 0;
     for f in &def.fields {
         let element = match &f.base {
-            BaseType::Primitive(p) => match p {
-                Primitive::Bool
-                | Primitive::Byte
-                | Primitive::Char
-                | Primitive::Int8
-                | Primitive::Uint8 => 1,
-                Primitive::Int16 | Primitive::Uint16 => 2,
-                Primitive::Int32 | Primitive::Uint32 | Primitive::Float32 => 4,
-                Primitive::Int64 | Primitive::Uint64 | Primitive::Float64 => 8,
-                Primitive::String(_) => 5,
-                Primitive::WString(_) => 4,
-            },
+            BaseType::Primitive(p) => p.min_wire_size() as u64,
             BaseType::Message(m) => min_encoded_size(schema, m, depth + 1),
         };
         let size = match f.array {
@@ -302,7 +291,7 @@ mod tests {
         .unwrap();
         assert!(min_encoded_size(&s, "a/msg/A", 0) >= 4_000_000_000 + 8_000_000_000);
         let s = schema::parse_ros2msg("a/msg/T", "float64 x\nstring s\nint32[] v\n").unwrap();
-        assert_eq!(min_encoded_size(&s, "a/msg/T", 0), 8 + 5 + 4);
+        assert_eq!(min_encoded_size(&s, "a/msg/T", 0), 8 + 4 + 4);
     }
 
     #[test]

@@ -70,7 +70,9 @@ pub fn handle_request(hub: &Hub, client: ClientId, msg: ClientMessage) -> Vec<Cl
         ClientMessage::SubscribeConnectionGraph | ClientMessage::UnsubscribeConnectionGraph => {
             check(Err(ClientError::Unsupported("connectionGraph")))
         }
-        ClientMessage::FetchAsset { .. } => check(Err(ClientError::Unsupported("assets"))),
+        ClientMessage::FetchAsset { uri, request_id } => {
+            check(hub.fetch_asset(client, uri, request_id))
+        }
     }
     errors
 }

@@ -37,6 +37,9 @@ struct SimPub {
     topic: String,
     type_name: String,
     info: PublisherInfo,
+    /// Transient-local publishers keep their last `depth` messages for late subscriptions, as
+    /// DDS does.
+    history: std::collections::VecDeque<Bytes>,
 }
 
 #[derive(Default)]
@@ -55,7 +58,15 @@ struct State {
     messages: Option<Arc<dyn MessageSink>>,
     /// Every command seen, for tests that assert on the boundary.
     log: Vec<RosCommand>,
+    /// `use_sim_time`: follow `/clock` as the r2r backend does.
+    use_sim_time: bool,
+    /// The last `/clock` value, with `use_sim_time`.
+    sim_time: Option<u64>,
 }
+
+/// The topic and type that drive sim time (rclcpp's TimeSource).
+const CLOCK_TOPIC: &str = "/clock";
+const CLOCK_TYPE: &str = "rosgraph_msgs/msg/Clock";
 
 /// A handle on the simulated graph. Clones share the graph.
 #[derive(Clone, Default)]
@@ -118,6 +129,7 @@ impl SimGraph {
                         node: node.to_string(),
                         qos,
                     },
+                    history: Default::default(),
                 },
             );
             id
@@ -155,6 +167,13 @@ impl SimGraph {
             .map_or(0, |v| v.len())
     }
 
+    /// Behave like the r2r backend under `use_sim_time`: every `rosgraph_msgs/msg/Clock`
+    /// published on `/clock` moves the time (a [`RosEvent::Time`] when it changes), and message
+    /// log times are the last `/clock` value (0 before the first) instead of wall-clock time.
+    pub fn set_use_sim_time(&self, on: bool) {
+        self.state.lock().use_sim_time = on;
+    }
+
     /// Every command the core has sent so far.
     pub fn command_log(&self) -> Vec<RosCommand> {
         self.state.lock().log.clone()
@@ -174,10 +193,24 @@ impl SimGraph {
                     return;
                 }
                 s.gateway_sub_topics.insert(key, topic.clone());
+                // DDS replays transient-local history to a new subscription.
+                let replay: Vec<Bytes> = s
+                    .publishers
+                    .values()
+                    .filter(|p| p.topic == topic && p.type_name == type_name)
+                    .flat_map(|p| p.history.iter().cloned())
+                    .collect();
                 s.gateway_subs
                     .entry(topic)
                     .or_default()
                     .push((key, type_name));
+                let sink = s.messages.clone();
+                drop(s);
+                if let Some(sink) = sink {
+                    for payload in replay {
+                        sink.message(key, now_ns(), payload);
+                    }
+                }
             }
             RosCommand::Unsubscribe { key } => {
                 if let Some(topic) = s.gateway_sub_topics.remove(&key) {
@@ -209,6 +242,7 @@ impl SimGraph {
                             node: GATEWAY_NODE.to_string(),
                             qos: Qos::default(),
                         },
+                        history: Default::default(),
                     },
                 );
                 s.gateway_pubs.insert(key, id);
@@ -235,9 +269,15 @@ impl SimGraph {
     /// Hand a publication to every subscription on its topic.
     fn deliver(&self, publisher: u64, payload: Bytes) {
         let mut s = self.state.lock();
-        let Some(p) = s.publishers.get(&publisher) else {
+        let Some(p) = s.publishers.get_mut(&publisher) else {
             return;
         };
+        if p.info.qos.durability == super::Durability::TransientLocal {
+            p.history.push_back(payload.clone());
+            while p.history.len() > (p.info.qos.depth as usize).max(1) {
+                p.history.pop_front();
+            }
+        }
         let topic = p.topic.clone();
         let type_name = p.type_name.clone();
         let keys: Vec<SubscriptionKey> = s
@@ -260,10 +300,24 @@ impl SimGraph {
                 });
             }
         }
+        if s.use_sim_time && topic == CLOCK_TOPIC && type_name == CLOCK_TYPE {
+            match super::graph::clock_from_cdr(&payload) {
+                Some(t) if s.sim_time != Some(t) => {
+                    s.sim_time = Some(t);
+                    send_event(&s, RosEvent::Time(t));
+                }
+                Some(_) => {}
+                None => tracing::debug!("sim: ignoring a malformed /clock message"),
+            }
+        }
+        let now = if s.use_sim_time {
+            s.sim_time.unwrap_or(0)
+        } else {
+            now_ns()
+        };
         let sink = s.messages.clone();
         drop(s);
         if let Some(sink) = sink {
-            let now = now_ns();
             for key in keys {
                 sink.message(key, now, payload.clone());
             }

@@ -35,6 +35,27 @@ pub enum Primitive {
     WString(Option<u32>),
 }
 
+impl Primitive {
+    /// The fewest bytes one value occupies in CDR, alignment aside: strings are at least their
+    /// u32 length (ROS 2 writes a NUL too, but a bound must not rely on it).
+    pub fn min_wire_size(self) -> usize {
+        match self {
+            Primitive::Bool
+            | Primitive::Byte
+            | Primitive::Char
+            | Primitive::Int8
+            | Primitive::Uint8 => 1,
+            Primitive::Int16 | Primitive::Uint16 => 2,
+            Primitive::Int32
+            | Primitive::Uint32
+            | Primitive::Float32
+            | Primitive::String(_)
+            | Primitive::WString(_) => 4,
+            Primitive::Int64 | Primitive::Uint64 | Primitive::Float64 => 8,
+        }
+    }
+}
+
 /// The element type of a field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum BaseType {

@@ -3,11 +3,16 @@
 //!
 //! The handshake accepts `foxglove.sdk.v1` and `foxglove.websocket.v1` and echoes exactly the
 //! one chosen; a client offering neither gets HTTP 400 saying which are supported.
+//!
+//! With `tls`, every connection first completes a rustls handshake ([`tls`]); the WebSocket
+//! layer above is the same.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +22,7 @@ use crate::hub::Hub;
 use crate::protocol::{select_subprotocol, SUBPROTOCOLS};
 
 mod connection;
+pub mod tls;
 
 /// A running WebSocket server.
 pub struct WsServer {
@@ -32,11 +38,22 @@ impl WsServer {
         addr: SocketAddr,
         shutdown: CancellationToken,
     ) -> std::io::Result<WsServer> {
+        Self::bind_with_tls(hub, addr, shutdown, None).await
+    }
+
+    /// [`WsServer::bind`], serving `wss://` when `tls` is given (see [`tls::acceptor`]).
+    pub async fn bind_with_tls(
+        hub: Arc<Hub>,
+        addr: SocketAddr,
+        shutdown: CancellationToken,
+        tls: Option<TlsAcceptor>,
+    ) -> std::io::Result<WsServer> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let tasks = TaskTracker::new();
         let accept_tasks = tasks.clone();
         let token = shutdown.clone();
+        let tls_on = tls.is_some();
         tasks.spawn(async move {
             loop {
                 tokio::select! {
@@ -45,8 +62,9 @@ impl WsServer {
                         Ok((stream, peer)) => {
                             let hub = hub.clone();
                             let token = token.child_token();
+                            let tls = tls.clone();
                             accept_tasks.spawn(async move {
-                                handle(hub, stream, peer, token).await;
+                                handle(hub, stream, peer, token, tls).await;
                             });
                         }
                         Err(e) => {
@@ -58,7 +76,7 @@ impl WsServer {
                 }
             }
         });
-        tracing::info!(%local_addr, "WebSocket server listening");
+        tracing::info!(%local_addr, tls = tls_on, "WebSocket server listening");
         Ok(WsServer {
             local_addr,
             tasks,
@@ -85,9 +103,33 @@ impl WsServer {
     }
 }
 
-async fn handle(hub: Arc<Hub>, stream: TcpStream, peer: SocketAddr, token: CancellationToken) {
+async fn handle(
+    hub: Arc<Hub>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    token: CancellationToken,
+    tls: Option<TlsAcceptor>,
+) {
     // Small control messages and teleop commands should not wait for Nagle.
     let _ = stream.set_nodelay(true);
+    let Some(acceptor) = tls else {
+        return serve(hub, stream, peer, token).await;
+    };
+    let accepted = tokio::select! {
+        _ = token.cancelled() => return,
+        r = tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => r,
+    };
+    match accepted {
+        Ok(Ok(stream)) => serve(hub, stream, peer, token).await,
+        Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+    }
+}
+
+async fn serve<S>(hub: Arc<Hub>, stream: S, peer: SocketAddr, token: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let limit = hub.config().max_incoming_message_size;
     // tungstenite's own cap is a hard stop that kills the connection; ours (checked per message
     // in the session) answers with a status and keeps it open, so tungstenite's is set higher.
