@@ -346,6 +346,15 @@ async fn client_topic_whitelist_is_enforced() {
     c.publish(1, &twist_cdr([1.0; 6])).await;
     c.expect_status("Client has not advertised channel 1").await;
     assert!(sub.try_recv().is_err());
+    // Apps unadvertise what they advertised, refused or not: that is accepted quietly.
+    c.send_json(json!({"op":"unadvertise","channelIds":[1]}))
+        .await;
+    c.send_text("{oops").await;
+    let next = c.expect_op("status").await;
+    assert!(
+        next["message"].as_str().unwrap().contains("invalid JSON"),
+        "{next}"
+    );
     // The allowed topic still works on the same connection.
     let mut ok = s.sim.subscribe("/cmd_vel");
     c.advertise(2, "/cmd_vel", "cdr", "geometry_msgs/msg/Twist")

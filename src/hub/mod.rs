@@ -151,6 +151,9 @@ struct ClientState {
     sub_by_channel: HashMap<u64, u64>,
     /// client channel id → publisher.
     pubs: HashMap<u32, PublisherKey>,
+    /// Client channels whose advertise was refused (the viewer was told then); their
+    /// unadvertise is accepted quietly, as apps unadvertise everything they advertised.
+    refused: std::collections::HashSet<u32>,
 }
 
 #[derive(Default)]
@@ -299,6 +302,7 @@ impl Hub {
                 subs: HashMap::new(),
                 sub_by_channel: HashMap::new(),
                 pubs: HashMap::new(),
+                refused: Default::default(),
             },
         );
         tracing::info!(

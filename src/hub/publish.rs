@@ -37,6 +37,19 @@ pub(super) struct Publisher {
 impl Hub {
     /// A viewer advertises a channel it will publish on.
     pub fn client_advertise(&self, client: ClientId, ch: ClientChannel) -> Result<(), ClientError> {
+        let id = ch.id;
+        let result = self.try_client_advertise(client, ch);
+        if let Err(e) = &result {
+            if !matches!(e, ClientError::ClientChannelInUse(_)) {
+                if let Some(c) = self.state.lock().clients.get_mut(&client) {
+                    c.refused.insert(id);
+                }
+            }
+        }
+        result
+    }
+
+    fn try_client_advertise(&self, client: ClientId, ch: ClientChannel) -> Result<(), ClientError> {
         if !self.offers("clientPublish") {
             return Err(ClientError::Unsupported("clientPublish"));
         }
@@ -73,6 +86,7 @@ impl Hub {
             return Ok(());
         };
         c.pubs.insert(ch.id, key);
+        c.refused.remove(&ch.id);
         tracing::info!(client, topic = %ch.topic, %type_name, encoding = %ch.encoding, "client advertised");
         self.ros.send(RosCommand::Advertise {
             key,
@@ -138,6 +152,9 @@ impl Hub {
             return Ok(());
         };
         let Some(key) = c.pubs.remove(&channel_id) else {
+            if c.refused.remove(&channel_id) {
+                return Ok(());
+            }
             return Err(ClientError::UnknownClientChannel(channel_id));
         };
         self.release_publisher(&mut state, key);
