@@ -22,10 +22,13 @@ use crate::protocol::ParseError;
 use crate::ros::{self, BackendIo, PublisherKey, RosCommand, RosEvent, RosHandle};
 use crate::schema::{ResolvedSchema, SchemaStore};
 
+pub mod conngraph;
 mod graph;
 pub mod outbox;
+pub mod params;
 mod publish;
 pub mod router;
+pub mod services;
 pub mod session;
 
 pub use outbox::{CloseReason, Control, DataItem, Limits, Outbox, Outgoing};
@@ -35,7 +38,13 @@ use router::Router;
 pub type ClientId = u64;
 
 /// Capabilities this build implements; the offered set is this ∩ the `capabilities` parameter.
-pub const IMPLEMENTED_CAPABILITIES: &[&str] = &["clientPublish"];
+pub const IMPLEMENTED_CAPABILITIES: &[&str] = &[
+    "clientPublish",
+    "services",
+    "parameters",
+    "parametersSubscribe",
+    "connectionGraph",
+];
 
 /// One channel: a (topic, type) of the graph with its schema.
 #[derive(Debug)]
@@ -128,6 +137,17 @@ pub enum ClientError {
     /// Playback control on a live robot.
     #[error("Playback control is not supported: this is a live robot")]
     PlaybackUnsupported,
+    /// More parameter requests waiting than a viewer may have.
+    #[error("Too many concurrent parameter requests")]
+    TooManyParameterRequests,
+    /// A parameter in `setParameters` that cannot be set.
+    #[error("Cannot set parameter {name}: {reason}")]
+    BadParameter {
+        /// Full name `/node.param`.
+        name: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ClientError {
@@ -184,6 +204,11 @@ pub struct Hub {
     router: Arc<Router>,
     state: Mutex<State>,
     server_info: ServerInfo,
+    // Feature state behind their own locks. Lock order: a feature lock may be held while the
+    // core `state` lock is taken, never the reverse.
+    services: Mutex<services::Services>,
+    params: Mutex<params::Params>,
+    conngraph: Mutex<conngraph::ConnGraphState>,
 }
 
 impl Hub {
@@ -208,6 +233,9 @@ impl Hub {
                 ..State::default()
             }),
             server_info,
+            services: Mutex::default(),
+            params: Mutex::default(),
+            conngraph: Mutex::default(),
         });
         (hub, io, events)
     }
@@ -230,17 +258,58 @@ impl Hub {
             .any(|c| c == capability)
     }
 
-    /// Process backend events until the backend goes away.
+    /// Process backend events until the backend goes away; also expires service calls and
+    /// parameter requests past their deadline.
     pub async fn run_events(self: Arc<Self>, mut events: mpsc::UnboundedReceiver<RosEvent>) {
-        while let Some(event) = events.recv().await {
-            self.handle_event(event);
+        let mut tick = tokio::time::interval(DEADLINE_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.handle_event(event),
+                    None => break,
+                },
+                _ = tick.tick() => self.expire(std::time::Instant::now()),
+            }
         }
+    }
+
+    /// Fail service calls and parameter requests whose deadline has passed.
+    pub fn expire(&self, now: std::time::Instant) {
+        self.expire_calls(now);
+        self.expire_parameter_requests(now);
+    }
+
+    /// A viewer's outbox.
+    fn outbox(&self, client: ClientId) -> Option<Arc<Outbox>> {
+        self.state
+            .lock()
+            .clients
+            .get(&client)
+            .map(|c| c.outbox.clone())
     }
 
     /// Apply one backend event.
     pub fn handle_event(&self, event: RosEvent) {
         match event {
-            RosEvent::Graph(snapshot) => self.apply_graph(&snapshot),
+            RosEvent::Graph(snapshot) => {
+                self.apply_graph(&snapshot);
+                self.apply_services(&snapshot);
+                self.apply_params_graph(&snapshot);
+                self.apply_connection_graph(&snapshot);
+            }
+            RosEvent::ServiceResponse { call, result } => self.service_response(call, result),
+            RosEvent::Parameters {
+                request,
+                node,
+                result,
+            } => self.parameters_fetched(request, &node, result),
+            RosEvent::ParametersSet {
+                request,
+                node,
+                result,
+            } => self.parameters_set(request, &node, result),
+            RosEvent::ParameterEvent { node, changed } => self.parameter_event(&node, changed),
             RosEvent::SubscribeFailed { key, reason } => {
                 let state = self.state.lock();
                 let topic = state
@@ -296,6 +365,12 @@ impl Hub {
             viewers = state.clients.len(),
             "viewer connected"
         );
+        let outbox = state.clients.get(&id).map(|c| c.outbox.clone());
+        drop(state);
+        if let Some(outbox) = outbox {
+            self.services_connect(id, &outbox);
+            self.params_connect(id, &outbox);
+        }
         id
     }
 
@@ -314,6 +389,10 @@ impl Hub {
             self.release_publisher(&mut state, key);
         }
         tracing::info!(client, viewers = state.clients.len(), "viewer disconnected");
+        drop(state);
+        self.services_disconnect(client);
+        self.params_disconnect(client);
+        self.conngraph_disconnect(client);
     }
 
     /// Subscribe `client` to `channel`, calling the subscription `wire_id`.
@@ -485,6 +564,9 @@ pub fn status(level: StatusLevel, message: &str) -> Control {
 }
 
 const MISSING_STATUS_ID: &str = "missing-definitions";
+
+/// How often deadlines of service calls and parameter requests are checked.
+const DEADLINE_TICK: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn missing_status(missing: &BTreeMap<(String, String), String>) -> Option<Control> {
     if missing.is_empty() {

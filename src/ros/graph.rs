@@ -52,7 +52,10 @@ pub fn build_snapshot(
     }
     topics.sort_by(|a, b| (&a.name, &a.type_name).cmp(&(&b.name, &b.type_name)));
     topics.dedup();
-    GraphSnapshot { topics }
+    GraphSnapshot {
+        topics,
+        ..GraphSnapshot::default()
+    }
 }
 
 /// Remembers the last snapshot sent so the ROS thread only reports changes.
