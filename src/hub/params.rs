@@ -298,14 +298,14 @@ impl Hub {
                 name: param.name.clone(),
                 reason,
             };
-            if !self.config.param_whitelist.matches(&param.name) {
-                errors.push(bad("not allowed by param_whitelist".into()));
-                continue;
-            }
             let Some((node, short)) = split_name(&param.name) else {
                 errors.push(bad("expected a name of the form /node.parameter".into()));
                 continue;
             };
+            if !self.config.param_whitelist.matches(&param.name) {
+                errors.push(bad("not allowed by param_whitelist".into()));
+                continue;
+            }
             if !p.nodes.contains_key(node) {
                 errors.push(bad(format!("node {node} is not in the ROS graph")));
                 continue;
