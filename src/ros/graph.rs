@@ -58,6 +58,15 @@ pub fn build_snapshot(
     }
 }
 
+/// Sorted, deduplicated node names of some endpoints (for the node list, from `/rosout`'s
+/// publishers).
+pub fn node_names(endpoints: &[Endpoint]) -> Vec<String> {
+    let mut nodes: Vec<String> = endpoints.iter().map(|e| e.info.node.clone()).collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
+}
+
 /// Remembers the last snapshot sent so the ROS thread only reports changes.
 #[derive(Debug, Default)]
 pub struct SnapshotTracker {

@@ -18,6 +18,8 @@ pub mod graph;
 pub mod qos;
 #[cfg(feature = "ros2")]
 pub mod r2r_backend;
+#[cfg(feature = "ros2")]
+pub mod r2r_graph;
 pub mod scenario;
 pub mod sim;
 pub mod sim_services;
