@@ -6,13 +6,16 @@
 //! - Parameters use the typed `rcl_interfaces` clients (always generated): `list_parameters`
 //!   then `get_parameters` for "all", `set_parameters` for sets; one set of clients per node,
 //!   cached. `/parameter_events` is subscribed typed while the hub asks for it.
+//! - A client just created has not discovered its server yet, and DDS drops requests sent
+//!   before it has: the first request on each client waits for `Node::is_available`
+//!   (foxglove_bridge waits up to 1 s the same way, but blocking).
 //! - Every request carries a deadline (`service_call_timeout_ms`) after which its future is
 //!   dropped, so a node that never answers costs nothing but r2r's pending-reply slot. The hub
 //!   keeps its own deadlines and tells the viewer; this one only bounds memory here.
 //! - Futures are polled with `now_or_never` after each `spin_once`, which is where r2r completes
 //!   them: nothing here waits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -34,7 +37,15 @@ struct ParamClients {
     set: r2r::Client<srv::SetParameters::Service>,
 }
 
+/// A parameter request waiting for its node's services to be discovered.
+enum Pending {
+    List,
+    Get(Vec<String>),
+    Set(Vec<String>, srv::SetParameters::Request),
+}
+
 enum Stage {
+    Available(Fut<()>, Pending),
     Listing(Fut<srv::ListParameters::Response>),
     Getting(Vec<String>, Fut<srv::GetParameters::Response>),
     Setting(Vec<String>, Fut<srv::SetParameters::Response>),
@@ -47,18 +58,28 @@ struct ParamOp {
     stage: Stage,
 }
 
+enum CallStage {
+    /// Waiting for the server to be discovered; the request and the client key.
+    Available(Fut<()>, serde_json::Value, (String, String)),
+    Requested(Fut<r2r::Result<serde_json::Value>>),
+}
+
 struct Call {
     key: CallKey,
     deadline: Instant,
-    fut: Fut<r2r::Result<serde_json::Value>>,
+    stage: CallStage,
 }
 
 /// Service clients, parameter clients and requests in flight.
 pub(super) struct Extras {
     timeout: Duration,
     service_clients: HashMap<(String, String), r2r::ClientUntyped>,
+    /// Clients whose server has been seen at least once.
+    available: HashSet<(String, String)>,
     calls: Vec<Call>,
     param_clients: HashMap<String, ParamClients>,
+    /// Nodes whose parameter services have been seen at least once.
+    param_available: HashSet<String>,
     ops: Vec<ParamOp>,
     param_events: Option<EventStream>,
 }
@@ -68,8 +89,10 @@ impl Extras {
         Extras {
             timeout,
             service_clients: HashMap::new(),
+            available: HashSet::new(),
             calls: Vec::new(),
             param_clients: HashMap::new(),
+            param_available: HashSet::new(),
             ops: Vec::new(),
             param_events: None,
         }
@@ -109,11 +132,19 @@ impl Extras {
         let Some(client) = self.service_clients.get(&key) else {
             return;
         };
-        match client.request(request) {
-            Ok(fut) => self.calls.push(Call {
+        let stage = if self.available.contains(&key) {
+            client
+                .request(request)
+                .map(|f| CallStage::Requested(Box::pin(f)))
+        } else {
+            r2r::Node::is_available(client)
+                .map(|f| CallStage::Available(Box::pin(f), request, key.clone()))
+        };
+        match stage {
+            Ok(stage) => self.calls.push(Call {
                 key: call,
                 deadline: Instant::now() + self.timeout,
-                fut: Box::pin(fut),
+                stage,
             }),
             Err(e) => fail(format!("cannot send the request: {e}")),
         }
@@ -153,20 +184,12 @@ impl Extras {
         names: Vec<String>,
     ) {
         let deadline = Instant::now() + self.timeout;
-        let stage = self.clients(node, &target).and_then(|c| {
-            if names.is_empty() {
-                let req = srv::ListParameters::Request {
-                    prefixes: Vec::new(),
-                    depth: 0, // DEPTH_RECURSIVE
-                };
-                c.list
-                    .request(&req)
-                    .map(|f| Stage::Listing(Box::pin(f)))
-                    .map_err(|e| e.to_string())
-            } else {
-                get_stage(c, names)
-            }
-        });
+        let pending = if names.is_empty() {
+            Pending::List
+        } else {
+            Pending::Get(names)
+        };
+        let stage = self.param_stage(node, &target, pending);
         match stage {
             Ok(stage) => self.ops.push(ParamOp {
                 request,
@@ -204,12 +227,7 @@ impl Extras {
                 })
                 .collect(),
         };
-        let sent = self.clients(node, &target).and_then(|c| {
-            c.set
-                .request(&req)
-                .map(|f| Stage::Setting(names, Box::pin(f)))
-                .map_err(|e| e.to_string())
-        });
+        let sent = self.param_stage(node, &target, Pending::Set(names, req));
         match sent {
             Ok(stage) => self.ops.push(ParamOp {
                 request,
@@ -224,6 +242,24 @@ impl Extras {
                     result: Err(reason),
                 });
             }
+        }
+    }
+
+    /// The first stage of a parameter request: waiting for discovery the first time, else sent.
+    fn param_stage(
+        &mut self,
+        node: &mut r2r::Node,
+        target: &str,
+        pending: Pending,
+    ) -> Result<Stage, String> {
+        let ready = self.param_available.contains(target);
+        let c = self.clients(node, target)?;
+        if ready {
+            send_pending(c, pending)
+        } else {
+            r2r::Node::is_available(&c.get)
+                .map(|f| Stage::Available(Box::pin(f), pending))
+                .map_err(|e| e.to_string())
         }
     }
 
@@ -248,22 +284,42 @@ impl Extras {
     /// Complete what finished during the last spin; drop what is past its deadline.
     pub(super) fn poll(&mut self, events: &mpsc::UnboundedSender<RosEvent>) {
         let now = Instant::now();
-        self.calls
-            .retain_mut(|c| match (&mut c.fut).now_or_never() {
-                Some(r) => {
-                    let result = match r {
-                        Ok(Ok(v)) => Ok(v),
-                        Ok(Err(e)) => Err(format!("the response could not be read: {e}")),
-                        Err(e) => Err(e.to_string()),
-                    };
+        let calls = std::mem::take(&mut self.calls);
+        for mut c in calls {
+            let done: Option<Result<serde_json::Value, String>> = match &mut c.stage {
+                CallStage::Available(fut, request, key) => match fut.now_or_never() {
+                    None => None,
+                    Some(Err(e)) => Some(Err(e.to_string())),
+                    Some(Ok(())) => {
+                        self.available.insert(key.clone());
+                        let request = std::mem::take(request);
+                        match self.service_clients.get(key).map(|cl| cl.request(request)) {
+                            Some(Ok(f)) => {
+                                c.stage = CallStage::Requested(Box::pin(f));
+                                None
+                            }
+                            Some(Err(e)) => Some(Err(format!("cannot send the request: {e}"))),
+                            None => Some(Err("no client".into())),
+                        }
+                    }
+                },
+                CallStage::Requested(fut) => fut.now_or_never().map(|r| match r {
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(e)) => Err(format!("the response could not be read: {e}")),
+                    Err(e) => Err(e.to_string()),
+                }),
+            };
+            match done {
+                Some(result) => {
                     let _ = events.send(RosEvent::ServiceResponse {
                         call: c.key,
                         result,
                     });
-                    false
                 }
-                None => c.deadline > now,
-            });
+                None if c.deadline > now => self.calls.push(c),
+                None => {}
+            }
+        }
         let ops = std::mem::take(&mut self.ops);
         for op in ops {
             if let Some(op) = self.advance(op, events, now) {
@@ -301,6 +357,47 @@ impl Extras {
             });
         };
         match &mut op.stage {
+            Stage::Available(fut, pending) => match fut.now_or_never() {
+                None => {}
+                Some(Err(e)) => {
+                    let reason = e.to_string();
+                    match pending {
+                        Pending::Set(..) => {
+                            let _ = events.send(RosEvent::ParametersSet {
+                                request: op.request,
+                                node: op.node,
+                                result: Err(reason),
+                            });
+                        }
+                        _ => get_failed(&op, reason),
+                    }
+                    return None;
+                }
+                Some(Ok(())) => {
+                    self.param_available.insert(op.node.clone());
+                    let pending = std::mem::replace(pending, Pending::List);
+                    let is_set = matches!(pending, Pending::Set(..));
+                    let next = match self.param_clients.get(&op.node) {
+                        Some(c) => send_pending(c, pending),
+                        None => Err("no parameter clients".into()),
+                    };
+                    match next {
+                        Ok(stage) => op.stage = stage,
+                        Err(reason) if is_set => {
+                            let _ = events.send(RosEvent::ParametersSet {
+                                request: op.request,
+                                node: op.node,
+                                result: Err(reason),
+                            });
+                            return None;
+                        }
+                        Err(reason) => {
+                            get_failed(&op, reason);
+                            return None;
+                        }
+                    }
+                }
+            },
             Stage::Listing(fut) => match fut.now_or_never() {
                 None => {}
                 Some(Err(e)) => {
@@ -379,6 +476,27 @@ impl Extras {
             return None;
         }
         Some(op)
+    }
+}
+
+fn send_pending(c: &ParamClients, pending: Pending) -> Result<Stage, String> {
+    match pending {
+        Pending::List => {
+            let req = srv::ListParameters::Request {
+                prefixes: Vec::new(),
+                depth: 0, // DEPTH_RECURSIVE
+            };
+            c.list
+                .request(&req)
+                .map(|f| Stage::Listing(Box::pin(f)))
+                .map_err(|e| e.to_string())
+        }
+        Pending::Get(names) => get_stage(c, names),
+        Pending::Set(names, req) => c
+            .set
+            .request(&req)
+            .map(|f| Stage::Setting(names, Box::pin(f)))
+            .map_err(|e| e.to_string()),
     }
 }
 
