@@ -563,8 +563,7 @@ impl Hub {
         };
         ns.fetching = false;
         ns.failures = ns.failures.saturating_add(1);
-        let exp = ns.failures.saturating_sub(1).min(16);
-        let delay = BACKOFF_BASE.saturating_mul(1u32 << exp).min(BACKOFF_MAX);
+        let delay = backoff(ns.failures);
         ns.retry_at = Some(now + delay);
         if ns.failures == 1 {
             tracing::warn!(%node, %reason, retry_in = ?delay,
@@ -658,6 +657,12 @@ impl Hub {
     }
 }
 
+/// How long to skip a node after its `failures`-th failure in a row (≥ 1).
+pub fn backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    BACKOFF_BASE.saturating_mul(1u32 << exp).min(BACKOFF_MAX)
+}
+
 fn placeholder() -> ViewerRequest {
     ViewerRequest {
         client: 0,
@@ -671,6 +676,15 @@ fn placeholder() -> ViewerRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        assert_eq!(backoff(1), BACKOFF_BASE);
+        assert_eq!(backoff(2), BACKOFF_BASE * 2);
+        assert_eq!(backoff(3), BACKOFF_BASE * 4);
+        assert_eq!(backoff(7), BACKOFF_MAX);
+        assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
 
     #[test]
     fn names_split_at_the_first_dot() {

@@ -267,4 +267,14 @@ mod tests {
         assert!(r.contains("AMENT_PREFIX_PATH"));
         assert!(r.contains("IDL_PACKAGE_FILTER"));
     }
+
+    #[test]
+    fn node_names_are_sorted_and_unique() {
+        let eps = [
+            ep("rcl_interfaces/msg/Log", "/b", 1),
+            ep("rcl_interfaces/msg/Log", "/a", 1),
+            ep("rcl_interfaces/msg/Log", "/b", 1),
+        ];
+        assert_eq!(node_names(&eps), ["/a", "/b"]);
+    }
 }
