@@ -566,7 +566,7 @@ impl RosThread {
             self.endpoints(topic).unwrap_or_default()
         });
         match &self.graph_node {
-            Some(g) => self.fill_graph(g, &mut snapshot),
+            Some(g) => g.fill_snapshot(&mut snapshot, self.cfg.include_hidden),
             // Every rcl node publishes /rosout, so its publishers stand in for the node list
             // (nodes started with rosout disabled are missed).
             None => {
@@ -576,57 +576,6 @@ impl RosThread {
         if let Some(changed) = self.graph.update(snapshot) {
             let _ = self.events.send(RosEvent::Graph(changed));
         }
-    }
-
-    /// Nodes, services (with providers) and subscribers, from the rcl graph node.
-    fn fill_graph(&self, g: &super::r2r_graph::GraphNode, snapshot: &mut super::GraphSnapshot) {
-        match g.node_names() {
-            Ok(nodes) => snapshot.nodes = nodes,
-            Err(e) => debug!("cannot list nodes: {e}"),
-        }
-        let mut services: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-        for node in &snapshot.nodes {
-            let Ok(list) = g.services_of(node) else {
-                continue;
-            };
-            for (name, types) in list {
-                if !self.cfg.include_hidden && graph::is_hidden(&name) {
-                    continue;
-                }
-                let Some(type_name) = types.into_iter().next() else {
-                    continue;
-                };
-                services
-                    .entry(name)
-                    .or_insert_with(|| (type_name, Vec::new()))
-                    .1
-                    .push(node.clone());
-            }
-        }
-        snapshot.services = services
-            .into_iter()
-            .map(|(name, (type_name, mut providers))| {
-                providers.sort();
-                providers.dedup();
-                super::ServiceInfo {
-                    name,
-                    type_name,
-                    providers,
-                }
-            })
-            .collect();
-        let mut topics: Vec<&str> = snapshot.topics.iter().map(|t| t.name.as_str()).collect();
-        topics.dedup();
-        snapshot.subscriptions = topics
-            .into_iter()
-            .filter_map(|t| {
-                let nodes = g.subscribers(t).ok()?;
-                (!nodes.is_empty()).then(|| super::TopicSubscribers {
-                    topic: t.to_string(),
-                    nodes,
-                })
-            })
-            .collect();
     }
 
     /// Every message waiting in every stream, handed to the hub with its receive time.

@@ -15,6 +15,9 @@ use std::os::raw::c_char;
 
 use r2r_rcl::*;
 
+use super::graph::is_hidden;
+use super::{GraphSnapshot, ServiceInfo, TopicSubscribers};
+
 /// A graph query that failed; the text names the rcl call and its return code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{call} failed (rcl return code {code})")]
@@ -233,6 +236,61 @@ impl GraphNode {
     }
 }
 
+impl GraphNode {
+    /// Fill in the nodes, services (with providers) and subscribers of a snapshot whose topics
+    /// are set. A query that fails leaves its part out (logged at debug).
+    pub fn fill_snapshot(&self, snapshot: &mut GraphSnapshot, include_hidden: bool) {
+        let g = self;
+        match g.node_names() {
+            Ok(nodes) => snapshot.nodes = nodes,
+            Err(e) => tracing::debug!("cannot list nodes: {e}"),
+        }
+        let mut services: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+        for node in &snapshot.nodes {
+            let Ok(list) = g.services_of(node) else {
+                continue;
+            };
+            for (name, types) in list {
+                if !include_hidden && is_hidden(&name) {
+                    continue;
+                }
+                let Some(type_name) = types.into_iter().next() else {
+                    continue;
+                };
+                services
+                    .entry(name)
+                    .or_insert_with(|| (type_name, Vec::new()))
+                    .1
+                    .push(node.clone());
+            }
+        }
+        snapshot.services = services
+            .into_iter()
+            .map(|(name, (type_name, mut providers))| {
+                providers.sort();
+                providers.dedup();
+                ServiceInfo {
+                    name,
+                    type_name,
+                    providers,
+                }
+            })
+            .collect();
+        let mut topics: Vec<&str> = snapshot.topics.iter().map(|t| t.name.as_str()).collect();
+        topics.dedup();
+        snapshot.subscriptions = topics
+            .into_iter()
+            .filter_map(|t| {
+                let nodes = g.subscribers(t).ok()?;
+                (!nodes.is_empty()).then(|| TopicSubscribers {
+                    topic: t.to_string(),
+                    nodes,
+                })
+            })
+            .collect();
+    }
+}
+
 impl Drop for GraphNode {
     fn drop(&mut self) {
         // SAFETY: both were initialised in `new` and are finalised exactly once, node first.
@@ -243,7 +301,3 @@ impl Drop for GraphNode {
         }
     }
 }
-
-// SAFETY: the handles are only touched through `&self`/`&mut self` on one thread at a time (the
-// ROS thread owns the value); rcl graph queries have no thread affinity.
-unsafe impl Send for GraphNode {}
