@@ -28,7 +28,7 @@ mod value;
 pub use value::{from_wire, to_wire, ValueError};
 
 /// How old a node's cached values may be before a get asks the node again.
-pub const REFRESH: Duration = Duration::from_secs(30);
+pub const REFRESH: Duration = Duration::from_secs(120);
 /// Nodes asked at once (gets; sets are sent at once, they are a viewer's explicit action).
 pub const MAX_NODE_REQUESTS: usize = 4;
 /// Parameter requests one viewer may have waiting.
