@@ -181,6 +181,10 @@ impl Hub {
         if p.clients.remove(&client).is_some() && p.clients.is_empty() {
             self.ros
                 .send(RosCommand::WatchParameterEvents { enabled: false });
+            // Without events the cache can go stale: the next viewer's get asks again.
+            for ns in p.nodes.values_mut() {
+                ns.fetched = None;
+            }
         }
         p.requests.retain(|r| r.client != client);
     }
