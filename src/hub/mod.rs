@@ -23,10 +23,13 @@ use crate::ros::{self, BackendIo, PublisherKey, RosCommand, RosEvent, RosHandle}
 use crate::schema::{ResolvedSchema, SchemaStore};
 
 pub mod assets;
+pub mod conngraph;
 mod graph;
 pub mod outbox;
+pub mod params;
 mod publish;
 pub mod router;
+pub mod services;
 pub mod session;
 
 pub use outbox::{CloseReason, Control, DataItem, Limits, Outbox, Outgoing};
@@ -36,7 +39,14 @@ use router::Router;
 pub type ClientId = u64;
 
 /// Capabilities this build implements; the offered set is this ∩ the `capabilities` parameter.
-pub const IMPLEMENTED_CAPABILITIES: &[&str] = &["clientPublish", "assets"];
+pub const IMPLEMENTED_CAPABILITIES: &[&str] = &[
+    "clientPublish",
+    "services",
+    "parameters",
+    "parametersSubscribe",
+    "connectionGraph",
+    "assets",
+];
 
 /// One channel: a (topic, type) of the graph with its schema.
 #[derive(Debug)]
@@ -129,6 +139,17 @@ pub enum ClientError {
     /// Playback control on a live robot.
     #[error("Playback control is not supported: this is a live robot")]
     PlaybackUnsupported,
+    /// More parameter requests waiting than a viewer may have.
+    #[error("Too many concurrent parameter requests")]
+    TooManyParameterRequests,
+    /// A parameter in `setParameters` that cannot be set.
+    #[error("Cannot set parameter {name}: {reason}")]
+    BadParameter {
+        /// Full name `/node.param`.
+        name: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ClientError {
@@ -192,6 +213,11 @@ pub struct Hub {
     state: Mutex<State>,
     server_info: ServerInfo,
     assets: assets::Assets,
+    // Feature state behind their own locks. Lock order: a feature lock may be held while the
+    // core `state` lock is taken, never the reverse.
+    services: Mutex<services::Services>,
+    params: Mutex<params::Params>,
+    conngraph: Mutex<conngraph::ConnGraphState>,
 }
 
 impl Hub {
@@ -217,6 +243,9 @@ impl Hub {
             }),
             server_info,
             assets: assets::Assets::default(),
+            services: Mutex::default(),
+            params: Mutex::default(),
+            conngraph: Mutex::default(),
         });
         (hub, io, events)
     }
@@ -239,17 +268,58 @@ impl Hub {
             .any(|c| c == capability)
     }
 
-    /// Process backend events until the backend goes away.
+    /// Process backend events until the backend goes away; also expires service calls and
+    /// parameter requests past their deadline.
     pub async fn run_events(self: Arc<Self>, mut events: mpsc::UnboundedReceiver<RosEvent>) {
-        while let Some(event) = events.recv().await {
-            self.handle_event(event);
+        let mut tick = tokio::time::interval(DEADLINE_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.handle_event(event),
+                    None => break,
+                },
+                _ = tick.tick() => self.expire(std::time::Instant::now()),
+            }
         }
+    }
+
+    /// Fail service calls and parameter requests whose deadline has passed.
+    pub fn expire(&self, now: std::time::Instant) {
+        self.expire_calls(now);
+        self.expire_parameter_requests(now);
+    }
+
+    /// A viewer's outbox.
+    fn outbox(&self, client: ClientId) -> Option<Arc<Outbox>> {
+        self.state
+            .lock()
+            .clients
+            .get(&client)
+            .map(|c| c.outbox.clone())
     }
 
     /// Apply one backend event.
     pub fn handle_event(&self, event: RosEvent) {
         match event {
-            RosEvent::Graph(snapshot) => self.apply_graph(&snapshot),
+            RosEvent::Graph(snapshot) => {
+                self.apply_graph(&snapshot);
+                self.apply_services(&snapshot);
+                self.apply_params_graph(&snapshot);
+                self.apply_connection_graph(&snapshot);
+            }
+            RosEvent::ServiceResponse { call, result } => self.service_response(call, result),
+            RosEvent::Parameters {
+                request,
+                node,
+                result,
+            } => self.parameters_fetched(request, &node, result),
+            RosEvent::ParametersSet {
+                request,
+                node,
+                result,
+            } => self.parameters_set(request, &node, result),
+            RosEvent::ParameterEvent { node, changed } => self.parameter_event(&node, changed),
             RosEvent::SubscribeFailed { key, reason } => {
                 let state = self.state.lock();
                 let topic = state
@@ -310,6 +380,12 @@ impl Hub {
             viewers = state.clients.len(),
             "viewer connected"
         );
+        let outbox = state.clients.get(&id).map(|c| c.outbox.clone());
+        drop(state);
+        if let Some(outbox) = outbox {
+            self.services_connect(id, &outbox);
+            self.params_connect(id, &outbox);
+        }
         id
     }
 
@@ -328,6 +404,10 @@ impl Hub {
             self.release_publisher(&mut state, key);
         }
         tracing::info!(client, viewers = state.clients.len(), "viewer disconnected");
+        drop(state);
+        self.services_disconnect(client);
+        self.params_disconnect(client);
+        self.conngraph_disconnect(client);
     }
 
     /// Subscribe `client` to `channel`, calling the subscription `wire_id`.
@@ -501,6 +581,9 @@ pub fn status(level: StatusLevel, message: &str) -> Control {
 }
 
 const MISSING_STATUS_ID: &str = "missing-definitions";
+
+/// How often deadlines of service calls and parameter requests are checked.
+const DEADLINE_TICK: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn missing_status(missing: &BTreeMap<(String, String), String>) -> Option<Control> {
     if missing.is_empty() {

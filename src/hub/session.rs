@@ -61,14 +61,22 @@ pub fn handle_request(hub: &Hub, client: ClientId, msg: ClientMessage) -> Vec<Cl
                 check(hub.client_unadvertise(client, id));
             }
         }
-        ClientMessage::GetParameters { .. }
-        | ClientMessage::SetParameters { .. }
-        | ClientMessage::SubscribeParameterUpdates { .. }
-        | ClientMessage::UnsubscribeParameterUpdates { .. } => {
-            check(Err(ClientError::Unsupported("parameters")))
+        ClientMessage::GetParameters {
+            parameter_names,
+            id,
+        } => check(hub.get_parameters(client, parameter_names, id)),
+        ClientMessage::SetParameters { parameters, id } => {
+            errors.extend(hub.set_parameters(client, parameters, id))
         }
-        ClientMessage::SubscribeConnectionGraph | ClientMessage::UnsubscribeConnectionGraph => {
-            check(Err(ClientError::Unsupported("connectionGraph")))
+        ClientMessage::SubscribeParameterUpdates { parameter_names } => {
+            check(hub.subscribe_parameters(client, parameter_names))
+        }
+        ClientMessage::UnsubscribeParameterUpdates { parameter_names } => {
+            check(hub.unsubscribe_parameters(client, parameter_names))
+        }
+        ClientMessage::SubscribeConnectionGraph => check(hub.subscribe_connection_graph(client)),
+        ClientMessage::UnsubscribeConnectionGraph => {
+            check(hub.unsubscribe_connection_graph(client))
         }
         ClientMessage::FetchAsset { uri, request_id } => {
             check(hub.fetch_asset(client, uri, request_id))
@@ -99,7 +107,12 @@ pub fn handle_binary_request(hub: &Hub, client: ClientId, msg: ClientBinary) -> 
             channel_id,
             payload,
         } => hub.client_message(client, channel_id, payload),
-        ClientBinary::ServiceCallRequest { .. } => Err(ClientError::Unsupported("services")),
+        ClientBinary::ServiceCallRequest {
+            service_id,
+            call_id,
+            encoding,
+            payload,
+        } => hub.service_call(client, service_id, call_id, &encoding, payload),
         ClientBinary::PlaybackControl => Err(ClientError::PlaybackUnsupported),
     };
     result.err().into_iter().collect()

@@ -52,7 +52,19 @@ pub fn build_snapshot(
     }
     topics.sort_by(|a, b| (&a.name, &a.type_name).cmp(&(&b.name, &b.type_name)));
     topics.dedup();
-    GraphSnapshot { topics }
+    GraphSnapshot {
+        topics,
+        ..GraphSnapshot::default()
+    }
+}
+
+/// Sorted, deduplicated node names of some endpoints (for the node list, from `/rosout`'s
+/// publishers).
+pub fn node_names(endpoints: &[Endpoint]) -> Vec<String> {
+    let mut nodes: Vec<String> = endpoints.iter().map(|e| e.info.node.clone()).collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
 }
 
 /// Remembers the last snapshot sent so the ROS thread only reports changes.
@@ -254,5 +266,15 @@ mod tests {
         assert!(r.contains("<depend>sensor_msgs</depend>"));
         assert!(r.contains("AMENT_PREFIX_PATH"));
         assert!(r.contains("IDL_PACKAGE_FILTER"));
+    }
+
+    #[test]
+    fn node_names_are_sorted_and_unique() {
+        let eps = [
+            ep("rcl_interfaces/msg/Log", "/b", 1),
+            ep("rcl_interfaces/msg/Log", "/a", 1),
+            ep("rcl_interfaces/msg/Log", "/b", 1),
+        ];
+        assert_eq!(node_names(&eps), ["/a", "/b"]);
     }
 }

@@ -18,8 +18,13 @@ pub mod graph;
 pub mod qos;
 #[cfg(feature = "ros2")]
 pub mod r2r_backend;
+#[cfg(feature = "ros2")]
+pub mod r2r_graph;
 pub mod scenario;
 pub mod sim;
+pub mod sim_services;
+
+pub use crate::config::ParamValue;
 
 /// Identifies one ROS subscription: the hub uses its channel id.
 pub type SubscriptionKey = u64;
@@ -95,7 +100,41 @@ pub struct TopicInfo {
 pub struct GraphSnapshot {
     /// Every topic the backend sees (hidden ones filtered per `include_hidden` already).
     pub topics: Vec<TopicInfo>,
+    /// Every service the backend sees, sorted by name (hidden ones filtered already). Empty when
+    /// the backend cannot list services.
+    pub services: Vec<ServiceInfo>,
+    /// Subscribers per topic, sorted by topic; only topics with subscribers. Empty when the
+    /// backend cannot tell.
+    pub subscriptions: Vec<TopicSubscribers>,
+    /// Fully qualified names of the nodes in the graph, sorted (the nodes whose parameters are
+    /// listed). Empty when the backend cannot list nodes.
+    pub nodes: Vec<String>,
 }
+
+/// One service in the graph.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServiceInfo {
+    /// Service name, e.g. `/set_mode`.
+    pub name: String,
+    /// Type `pkg/srv/Type`.
+    pub type_name: String,
+    /// Nodes providing it (fully qualified), sorted.
+    pub providers: Vec<String>,
+}
+
+/// The nodes subscribed to one topic.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TopicSubscribers {
+    /// Topic name.
+    pub topic: String,
+    /// Subscribing nodes (fully qualified), sorted.
+    pub nodes: Vec<String>,
+}
+
+/// Identifies one service call in flight, allocated by the hub.
+pub type CallKey = u64;
+/// Identifies one parameter request to one node, allocated by the hub.
+pub type ParamRequestKey = u64;
 
 /// What the core asks the ROS side to do. Applied in order.
 #[derive(Debug, Clone)]
@@ -135,6 +174,48 @@ pub enum RosCommand {
         /// The serialized message.
         payload: Bytes,
     },
+    /// Call a service; answer with [`RosEvent::ServiceResponse`] carrying `call`. The request is
+    /// JSON in the shape of [`crate::cdr::cdr_to_json`] (every field present), which is also what
+    /// r2r's untyped clients take.
+    CallService {
+        /// Identifies the call in the answer.
+        call: CallKey,
+        /// Service name.
+        service: String,
+        /// Type `pkg/srv/Type`.
+        type_name: String,
+        /// The request.
+        request: serde_json::Value,
+    },
+    /// The hub gave up on a call (timeout, viewer gone): a late answer may be dropped.
+    CancelCall {
+        /// As given to `CallService`.
+        call: CallKey,
+    },
+    /// Read parameters of one node; answer with [`RosEvent::Parameters`].
+    GetParameters {
+        /// Identifies the request in the answer.
+        request: ParamRequestKey,
+        /// Fully qualified node name.
+        node: String,
+        /// Parameter names within the node; empty means all (list, then get).
+        names: Vec<String>,
+    },
+    /// Set (or, with `None`, unset) parameters of one node; answer with
+    /// [`RosEvent::ParametersSet`].
+    SetParameters {
+        /// Identifies the request in the answer.
+        request: ParamRequestKey,
+        /// Fully qualified node name.
+        node: String,
+        /// Parameter name within the node, and its new value (`None`: unset).
+        parameters: Vec<(String, Option<ParamValue>)>,
+    },
+    /// Start or stop listening to `/parameter_events` ([`RosEvent::ParameterEvent`]).
+    WatchParameterEvents {
+        /// True to listen.
+        enabled: bool,
+    },
 }
 
 /// What the ROS side reports that is not message data.
@@ -158,6 +239,41 @@ pub enum RosEvent {
     },
     /// Simulated or ROS time moved (only with `use_sim_time`), in nanoseconds.
     Time(u64),
+    /// The answer to [`RosCommand::CallService`]: the response as JSON, or why the call failed.
+    ServiceResponse {
+        /// As given to `CallService`.
+        call: CallKey,
+        /// The response, or a message for the viewer.
+        result: Result<serde_json::Value, String>,
+    },
+    /// The answer to [`RosCommand::GetParameters`].
+    Parameters {
+        /// As given to `GetParameters`.
+        request: ParamRequestKey,
+        /// The node.
+        node: String,
+        /// (name within the node, value) of every parameter that is set, or why the node could
+        /// not be asked.
+        result: Result<Vec<(String, ParamValue)>, String>,
+    },
+    /// The answer to [`RosCommand::SetParameters`].
+    ParametersSet {
+        /// As given to `SetParameters`.
+        request: ParamRequestKey,
+        /// The node.
+        node: String,
+        /// Per parameter (in request order): `None` if applied, else the node's reason; or why
+        /// the node could not be asked.
+        result: Result<Vec<(String, Option<String>)>, String>,
+    },
+    /// A `/parameter_events` message: parameters of `node` that were added, changed (`Some`) or
+    /// deleted (`None`).
+    ParameterEvent {
+        /// Fully qualified node name.
+        node: String,
+        /// (name within the node, new value).
+        changed: Vec<(String, Option<ParamValue>)>,
+    },
 }
 
 /// Where a backend delivers message payloads. Implemented by the hub; must never block.

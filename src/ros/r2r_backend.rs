@@ -51,6 +51,7 @@ use crate::config::{Config, ConfigError, ParamValue};
 
 mod params;
 mod rosout;
+mod services;
 
 pub use params::ParamsHandle;
 pub use rosout::RosoutLayer;
@@ -270,6 +271,11 @@ struct RosThread {
     sim_time: Option<u64>,
     graph: SnapshotTracker,
     next_graph: Instant,
+    /// Service calls, other nodes' parameters, `/parameter_events` (`services.rs`).
+    extras: services::Extras,
+    /// Node list, services and subscribers (r2r has no API for them); `None` if its rcl node
+    /// could not be created, and then the graph has only topics and the `/rosout` node list.
+    graph_node: Option<super::r2r_graph::GraphNode>,
 }
 
 impl RosThread {
@@ -280,6 +286,7 @@ impl RosThread {
         param_handler: Option<ParamHandler>,
     ) -> Self {
         let fqn = node.fully_qualified_name().unwrap_or_default();
+        let cfg_timeout = cfg.service_call_timeout;
         let mut t = RosThread {
             node,
             fqn,
@@ -294,6 +301,14 @@ impl RosThread {
             sim_time: None,
             graph: SnapshotTracker::new(),
             next_graph: Instant::now(),
+            extras: services::Extras::new(cfg_timeout),
+            graph_node: match super::r2r_graph::GraphNode::new() {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    warn!("cannot query services and subscribers (no service calls): {e}");
+                    None
+                }
+            },
         };
         if t.cfg.use_sim_time {
             t.subscribe_clock();
@@ -311,6 +326,7 @@ impl RosThread {
             self.poll_param_handler();
             self.drain_clock();
             self.drain_subscriptions();
+            self.extras.poll(&self.events);
             if Instant::now() >= self.next_graph {
                 self.poll_graph();
                 self.next_graph = Instant::now() + GRAPH_PERIOD;
@@ -356,6 +372,38 @@ impl RosThread {
                 }
             }
             RosCommand::Publish { key, payload } => self.publish(key, &payload),
+            RosCommand::CallService {
+                call,
+                service,
+                type_name,
+                request,
+            } => self.extras.call(
+                &mut self.node,
+                &self.events,
+                call,
+                service,
+                type_name,
+                request,
+            ),
+            RosCommand::CancelCall { call } => self.extras.cancel(call),
+            RosCommand::GetParameters {
+                request,
+                node,
+                names,
+            } => self
+                .extras
+                .get_parameters(&mut self.node, &self.events, request, node, names),
+            RosCommand::SetParameters {
+                request,
+                node,
+                parameters,
+            } => {
+                self.extras
+                    .set_parameters(&mut self.node, &self.events, request, node, parameters)
+            }
+            RosCommand::WatchParameterEvents { enabled } => {
+                self.extras.watch(&mut self.node, enabled)
+            }
         }
     }
 
@@ -514,9 +562,17 @@ impl RosThread {
                 return;
             }
         };
-        let snapshot = graph::build_snapshot(&names, self.cfg.include_hidden, |topic| {
+        let mut snapshot = graph::build_snapshot(&names, self.cfg.include_hidden, |topic| {
             self.endpoints(topic).unwrap_or_default()
         });
+        match &self.graph_node {
+            Some(g) => g.fill_snapshot(&mut snapshot, self.cfg.include_hidden),
+            // Every rcl node publishes /rosout, so its publishers stand in for the node list
+            // (nodes started with rosout disabled are missed).
+            None => {
+                snapshot.nodes = graph::node_names(&self.endpoints("/rosout").unwrap_or_default())
+            }
+        }
         if let Some(changed) = self.graph.update(snapshot) {
             let _ = self.events.send(RosEvent::Graph(changed));
         }

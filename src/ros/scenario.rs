@@ -10,6 +10,16 @@
 //!     qos: {reliability: reliable, durability: volatile, depth: 10}
 //! echo:                      # republish every message from `from` on `to`, unchanged
 //!   - {from: /in, to: /out, type: geometry_msgs/msg/Twist}
+//! services:                  # simulated service servers
+//!   - name: /echo
+//!     type: test_interface_files/srv/BasicTypes
+//!     reply: echo            # echo (response = request) | never | {respond: {...}}
+//! parameters:                # simulated parameter nodes
+//!   - node: /robot
+//!     responsive: true       # false: never answers parameter requests
+//!     values:
+//!       - {name: max_speed, value: 1.5}
+//!       - {name: mask, value: AQI=, type: byte_array}   # type: the protocol's hints
 //! ```
 
 use std::time::Duration;
@@ -18,6 +28,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use super::sim::SimGraph;
+use super::sim_services::SimReply;
 use super::{Durability, Qos, Reliability};
 use crate::schema::SchemaStore;
 
@@ -31,6 +42,82 @@ pub struct Scenario {
     /// Echo routes.
     #[serde(default)]
     pub echo: Vec<EchoRoute>,
+    /// Simulated service servers.
+    #[serde(default)]
+    pub services: Vec<ScenarioService>,
+    /// Simulated parameter nodes.
+    #[serde(default)]
+    pub parameters: Vec<ScenarioParamNode>,
+}
+
+/// One simulated service server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioService {
+    /// Service name.
+    pub name: String,
+    /// Type `pkg/srv/Type`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Node name (default `/sim_services`).
+    #[serde(default)]
+    pub node: Option<String>,
+    /// How it answers.
+    pub reply: ServiceReply,
+}
+
+/// How a simulated service answers: `echo`, `never`, or `{respond: value}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ServiceReply {
+    /// `echo` or `never`.
+    Mode(ReplyMode),
+    /// `{respond: value}`.
+    Respond {
+        /// The response.
+        respond: serde_json::Value,
+    },
+}
+
+/// The value-less answers.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyMode {
+    /// With the request itself (for types whose request and response have the same fields).
+    Echo,
+    /// Never.
+    Never,
+}
+
+/// One simulated parameter node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioParamNode {
+    /// Fully qualified node name.
+    pub node: String,
+    /// False for a node that never answers parameter requests.
+    #[serde(default = "yes")]
+    pub responsive: bool,
+    /// Its parameters.
+    #[serde(default)]
+    pub values: Vec<ScenarioParam>,
+}
+
+/// One parameter of a simulated node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioParam {
+    /// Name within the node.
+    pub name: String,
+    /// Value, as in `setParameters`.
+    pub value: serde_json::Value,
+    /// The protocol's type hint (`float64`, `float64_array`, `byte_array`).
+    #[serde(default, rename = "type")]
+    pub type_hint: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One simulated publisher.
@@ -103,6 +190,16 @@ pub enum ScenarioError {
         /// Why.
         reason: String,
     },
+    /// A parameter value that is not a ROS parameter value.
+    #[error("scenario parameter {node}.{name}: {reason}")]
+    Parameter {
+        /// Node.
+        node: String,
+        /// Parameter.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// A topic's value does not fit its type, or the type is unknown.
     #[error("scenario topic {topic} ({type_name}): {reason}")]
     Topic {
@@ -162,6 +259,34 @@ impl Scenario {
                     publisher.publish(payload.clone());
                 }
             }));
+        }
+        for svc in &self.services {
+            let reply = svc.reply.clone();
+            let node = svc.node.as_deref().unwrap_or("/sim_services");
+            let server =
+                sim.add_service(&svc.name, &svc.type_name, node, move |req| match &reply {
+                    ServiceReply::Mode(ReplyMode::Echo) => SimReply::Respond(req.clone()),
+                    ServiceReply::Mode(ReplyMode::Never) => SimReply::Never,
+                    ServiceReply::Respond { respond } => SimReply::Respond(respond.clone()),
+                });
+            // The server stays in the graph as long as the scenario runs.
+            tasks.push(tokio::spawn(async move {
+                let _server = server;
+                std::future::pending::<()>().await;
+            }));
+        }
+        for p in &self.parameters {
+            let mut values = Vec::new();
+            for v in &p.values {
+                let value = crate::hub::params::from_wire(&v.value, v.type_hint.as_deref(), None)
+                    .map_err(|e| ScenarioError::Parameter {
+                    node: p.node.clone(),
+                    name: v.name.clone(),
+                    reason: e.to_string(),
+                })?;
+                values.push((v.name.as_str(), value));
+            }
+            sim.add_param_node(&p.node, &values, p.responsive);
         }
         for route in &self.echo {
             let mut rx = sim.subscribe(&route.from);

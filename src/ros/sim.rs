@@ -43,7 +43,7 @@ struct SimPub {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     publishers: BTreeMap<u64, SimPub>,
     next_pub: u64,
     /// Gateway subscriptions by topic: (key, type).
@@ -54,7 +54,7 @@ struct State {
     observers: Vec<(String, mpsc::UnboundedSender<SimMessage>)>,
     unsupported_types: BTreeSet<String>,
     last_snapshot: Option<GraphSnapshot>,
-    events: Option<mpsc::UnboundedSender<RosEvent>>,
+    pub(super) events: Option<mpsc::UnboundedSender<RosEvent>>,
     messages: Option<Arc<dyn MessageSink>>,
     /// Every command seen, for tests that assert on the boundary.
     log: Vec<RosCommand>,
@@ -62,6 +62,8 @@ struct State {
     use_sim_time: bool,
     /// The last `/clock` value, with `use_sim_time`.
     sim_time: Option<u64>,
+    /// Simulated services, subscribers and parameter nodes (`sim_services`).
+    pub(super) extra: super::sim_services::Extra,
 }
 
 /// The topic and type that drive sim time (rclcpp's TimeSource).
@@ -71,7 +73,7 @@ const CLOCK_TYPE: &str = "rosgraph_msgs/msg/Clock";
 /// A handle on the simulated graph. Clones share the graph.
 #[derive(Clone, Default)]
 pub struct SimGraph {
-    state: Arc<Mutex<State>>,
+    pub(super) state: Arc<Mutex<State>>,
 }
 
 /// A simulated publisher; leaves the graph when dropped.
@@ -263,6 +265,14 @@ impl SimGraph {
                 drop(s);
                 self.deliver(id, payload);
             }
+            cmd @ (RosCommand::CallService { .. }
+            | RosCommand::CancelCall { .. }
+            | RosCommand::GetParameters { .. }
+            | RosCommand::SetParameters { .. }
+            | RosCommand::WatchParameterEvents { .. }) => {
+                drop(s);
+                self.apply_extra(cmd);
+            }
         }
     }
 
@@ -332,7 +342,7 @@ impl SimGraph {
                 .or_default()
                 .push(p.info.clone());
         }
-        GraphSnapshot {
+        let mut snapshot = GraphSnapshot {
             topics: topics
                 .into_iter()
                 .map(|((name, type_name), publishers)| TopicInfo {
@@ -341,11 +351,14 @@ impl SimGraph {
                     publishers,
                 })
                 .collect(),
-        }
+            ..GraphSnapshot::default()
+        };
+        s.extra.fill_snapshot(&mut snapshot);
+        snapshot
     }
 
     /// Send the graph to the core if it changed, as the r2r backend's poll does.
-    fn graph_changed(&self) {
+    pub(super) fn graph_changed(&self) {
         let mut s = self.state.lock();
         let snap = Self::snapshot(&s);
         if s.last_snapshot.as_ref() == Some(&snap) {
@@ -356,7 +369,7 @@ impl SimGraph {
     }
 }
 
-fn send_event(s: &State, event: RosEvent) {
+pub(super) fn send_event(s: &State, event: RosEvent) {
     if let Some(tx) = &s.events {
         let _ = tx.send(event);
     }
