@@ -156,7 +156,9 @@ impl SseParser {
                 self.line_done(&String::from_utf8_lossy(&line), out);
             } else {
                 if self.line.len() >= MAX_SSE_LINE {
-                    return Err(ApiError::InvalidResponse("event stream line too long".into()));
+                    return Err(ApiError::InvalidResponse(
+                        "event stream line too long".into(),
+                    ));
                 }
                 self.line.push(b);
             }
@@ -274,12 +276,10 @@ impl ApiClient {
     }
 
     fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .header(
-                reqwest::header::AUTHORIZATION,
-                format!("DeviceToken {}", self.token.expose()),
-            )
+        self.http.get(format!("{}{path}", self.base)).header(
+            reqwest::header::AUTHORIZATION,
+            format!("DeviceToken {}", self.token.expose()),
+        )
     }
 
     /// `GET /internal/platform/v1/device-info`.
@@ -434,8 +434,10 @@ mod tests {
 
     #[test]
     fn wake_and_client_never_show_tokens() {
-        let w = Wake::parse(r#"{"url":"wss://lk","token":"jwt-secret-123","remoteAccessSessionId":"ras_1"}"#)
-            .unwrap();
+        let w = Wake::parse(
+            r#"{"url":"wss://lk","token":"jwt-secret-123","remoteAccessSessionId":"ras_1"}"#,
+        )
+        .unwrap();
         assert_eq!(w.token.expose(), "jwt-secret-123");
         assert!(!format!("{w:?}").contains("jwt-secret-123"));
         let c = ApiClient::new("http://x", Secret::new("fox_dt_secret")).unwrap();

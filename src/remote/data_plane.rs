@@ -198,7 +198,11 @@ mod tests {
         assert!(!t.take_clear(t0 + s(89)));
         assert!(t.take_clear(t0 + s(90)));
         assert!(!t.take_clear(t0 + s(200)), "cleared once");
-        assert_eq!(t.on_drop(t0 + s(201)), Some(1), "a new episode warns at once");
+        assert_eq!(
+            t.on_drop(t0 + s(201)),
+            Some(1),
+            "a new episode warns at once"
+        );
     }
 
     #[test]

@@ -9,16 +9,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use livekit::{ByteStreamReader as LkReader, ByteStreamWriter as LkWriter};
 use livekit::prelude::{
     DataTrackFrame, LocalDataTrack, PushFrameErrorReason, RemoteParticipant, RoomEvent as LkEvent,
 };
+use livekit::{ByteStreamReader as LkReader, ByteStreamWriter as LkWriter};
 use livekit::{Room as LkRoom, RoomOptions, StreamByteOptions, StreamWriter};
 use tokio::sync::mpsc;
 
 use super::room::{
-    BoxFuture, ByteStreamReader, ByteStreamWriter, DataTrack, ParticipantInfo, Room,
-    RoomConnector, RoomError, RoomEvent,
+    BoxFuture, ByteStreamReader, ByteStreamWriter, DataTrack, ParticipantInfo, Room, RoomConnector,
+    RoomError, RoomEvent,
 };
 use crate::config::Secret;
 
@@ -31,8 +31,7 @@ impl RoomConnector for LiveKitConnector {
         &'a self,
         url: &'a str,
         token: &'a Secret,
-    ) -> BoxFuture<'a, Result<(Arc<dyn Room>, mpsc::UnboundedReceiver<RoomEvent>), RoomError>>
-    {
+    ) -> BoxFuture<'a, Result<(Arc<dyn Room>, mpsc::UnboundedReceiver<RoomEvent>), RoomError>> {
         Box::pin(async move {
             let (room, mut lk_events) =
                 LkRoom::connect(url, token.expose(), RoomOptions::default())

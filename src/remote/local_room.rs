@@ -15,8 +15,8 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, Notify};
 
 use super::room::{
-    BoxFuture, ByteStreamReader, ByteStreamWriter, DataTrack, ParticipantInfo, Room,
-    RoomConnector, RoomError, RoomEvent, CONTROL_TOPIC, PROTOCOL_VERSION_ATTRIBUTE,
+    BoxFuture, ByteStreamReader, ByteStreamWriter, DataTrack, ParticipantInfo, Room, RoomConnector,
+    RoomError, RoomEvent, CONTROL_TOPIC, PROTOCOL_VERSION_ATTRIBUTE,
 };
 use crate::config::Secret;
 use crate::protocol::v2::{Frame, FrameDecoder, FrameError};
@@ -86,8 +86,7 @@ impl RoomConnector for LocalRoomServer {
         &'a self,
         url: &'a str,
         token: &'a Secret,
-    ) -> BoxFuture<'a, Result<(Arc<dyn Room>, mpsc::UnboundedReceiver<RoomEvent>), RoomError>>
-    {
+    ) -> BoxFuture<'a, Result<(Arc<dyn Room>, mpsc::UnboundedReceiver<RoomEvent>), RoomError>> {
         Box::pin(async move {
             let mut state = self.inner.state.lock();
             state
@@ -145,7 +144,10 @@ impl LocalRoom {
         if let Some(v) = version {
             attributes.insert(PROTOCOL_VERSION_ATTRIBUTE.to_string(), v.to_string());
         }
-        let sid = format!("PA_{}", self.shared.next_sid.fetch_add(1, Ordering::Relaxed));
+        let sid = format!(
+            "PA_{}",
+            self.shared.next_sid.fetch_add(1, Ordering::Relaxed)
+        );
         let info = ParticipantInfo {
             identity: identity.to_string(),
             sid,

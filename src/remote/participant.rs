@@ -60,7 +60,9 @@ impl Encoder {
                         }
                     }
                 }
-                Control::Unadvertise(ids) => ServerMessage::Unadvertise { channel_ids: &ids }.to_json(),
+                Control::Unadvertise(ids) => {
+                    ServerMessage::Unadvertise { channel_ids: &ids }.to_json()
+                }
                 Control::Status { level, message, id } => ServerMessage::Status {
                     level,
                     message: &message,
@@ -86,7 +88,8 @@ impl Encoder {
 pub fn advert(c: &crate::hub::ChannelInfo) -> Channel {
     let mut a = c.advert.clone();
     if c.reliable_latched {
-        a.metadata.insert(META_RELIABLE.to_string(), "true".to_string());
+        a.metadata
+            .insert(META_RELIABLE.to_string(), "true".to_string());
     }
     a
 }

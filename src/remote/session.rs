@@ -17,9 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::participant;
-use super::room::{
-    ParticipantInfo, Room, RoomEvent, CONTROL_TOPIC, PROTOCOL_VERSION_ATTRIBUTE,
-};
+use super::room::{ParticipantInfo, Room, RoomEvent, CONTROL_TOPIC, PROTOCOL_VERSION_ATTRIBUTE};
 use super::version::check_version;
 use crate::hub::{ClientError, ClientId, Control, Hub, Limits, Outbox};
 use crate::protocol::server::{ServerInfo, ServerMessage, StatusLevel};
@@ -315,7 +313,11 @@ fn refusal(e: ClientError) -> Refusal {
 
 /// v2 subscribe: reliable channels through the participant's own outbox, lossy ones through the
 /// shared data plane. Subscribing twice is ignored.
-pub(super) fn subscribe(shared: &Shared, identity: &str, sub: &SubscribeChannel) -> Option<Refusal> {
+pub(super) fn subscribe(
+    shared: &Shared,
+    identity: &str,
+    sub: &SubscribeChannel,
+) -> Option<Refusal> {
     let id = sub.id;
     let Some(channel) = shared.hub.channels().into_iter().find(|c| c.id == id) else {
         return Some(refusal(ClientError::UnknownChannel(id)));
@@ -397,6 +399,9 @@ mod tests {
         assert_eq!(idle_deadline(0, None, now, wait), Some(now + wait));
         // a running deadline is kept, not pushed back
         let later = now + Duration::from_secs(3);
-        assert_eq!(idle_deadline(0, Some(now + wait), later, wait), Some(now + wait));
+        assert_eq!(
+            idle_deadline(0, Some(now + wait), later, wait),
+            Some(now + wait)
+        );
     }
 }

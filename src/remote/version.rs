@@ -63,9 +63,11 @@ mod tests {
         assert_eq!(check(Some("2.9.1")), Ok(true));
         assert_eq!(
             check(Some("3.0.0")),
-            Err("Remote access protocol version 3.0.0 is not compatible with this device \
+            Err(
+                "Remote access protocol version 3.0.0 is not compatible with this device \
                  (supported: 2.3.0)"
-                .into())
+                    .into()
+            )
         );
         assert!(check(Some("2.1.9")).is_err());
         assert!(check(Some("1.0.0")).is_err());

@@ -228,7 +228,10 @@ mod tests {
             Decision::Reconnect { at: now }
         );
         assert_eq!(st.lease.as_deref(), Some("lease-1"), "kept after a timeout");
-        assert_eq!(st.on_end(&WatchEnd::Ended, now), Decision::Reconnect { at: now });
+        assert_eq!(
+            st.on_end(&WatchEnd::Ended, now),
+            Decision::Reconnect { at: now }
+        );
         assert_eq!(
             st.on_end(&WatchEnd::HeartbeatSilence, now),
             Decision::Reconnect { at: now }
@@ -238,7 +241,10 @@ mod tests {
             Decision::Reconnect { at: now + S(30) }
         );
         assert_eq!(st.lease.as_deref(), Some("lease-1"));
-        assert_eq!(st.on_end(&WatchEnd::Gone, now), Decision::Reconnect { at: now });
+        assert_eq!(
+            st.on_end(&WatchEnd::Gone, now),
+            Decision::Reconnect { at: now }
+        );
         assert_eq!(st.lease, None, "410 drops the lease");
         st.on_hello("lease-2", S(5), now);
         assert_eq!(
@@ -280,8 +286,14 @@ mod tests {
         );
         assert_eq!(hb.on_result(HeartbeatResult::Ok, t0 + S(16)), None);
         assert_eq!(hb.check(t0 + S(30)), None);
-        assert_eq!(hb.on_result(HeartbeatResult::Gone, t0), Some(WatchEnd::Gone));
-        assert_eq!(hb.on_result(HeartbeatResult::Conflict, t0), Some(WatchEnd::Conflict));
+        assert_eq!(
+            hb.on_result(HeartbeatResult::Gone, t0),
+            Some(WatchEnd::Gone)
+        );
+        assert_eq!(
+            hb.on_result(HeartbeatResult::Conflict, t0),
+            Some(WatchEnd::Conflict)
+        );
         assert!(matches!(
             hb.on_result(HeartbeatResult::Unauthorized("x".into()), t0),
             Some(WatchEnd::Unauthorized(_))

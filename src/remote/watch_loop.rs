@@ -186,7 +186,9 @@ async fn attempt(
         match item {
             Err(_) => return Attempt::End(WatchEnd::Failed("no hello within 30 s".into())),
             Ok(Err(e)) => return Attempt::End(WatchEnd::Failed(e.to_string())),
-            Ok(Ok(None)) => return Attempt::End(WatchEnd::Failed("watch ended before hello".into())),
+            Ok(Ok(None)) => {
+                return Attempt::End(WatchEnd::Failed("watch ended before hello".into()))
+            }
             Ok(Ok(Some(SseItem::Event { event, data }))) if event == "hello" => {
                 match serde_json::from_str::<Hello>(&data) {
                     Ok(h) => break h,
@@ -200,7 +202,10 @@ async fn attempt(
     let now = Instant::now();
     state.on_hello(&hello.watch_lease_id, heartbeat, now);
     let _ = status.send(ConnectionStatus::Connected);
-    tracing::debug!(heartbeat_ms = heartbeat.as_millis() as u64, "remote access watch open");
+    tracing::debug!(
+        heartbeat_ms = heartbeat.as_millis() as u64,
+        "remote access watch open"
+    );
 
     let (hb_tx, mut hb_rx) = mpsc::unbounded_channel();
     let _heartbeats = AbortOnDrop(tokio::spawn(heartbeat_task(
@@ -211,6 +216,8 @@ async fn attempt(
     )));
     let mut tracker = HeartbeatTracker::new(heartbeat, now);
     let timeout = read_timeout(heartbeat);
+    // Only stream items (comments included) move the read deadline; heartbeats do not.
+    let mut read_deadline = Instant::now() + timeout;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return Attempt::Cancelled,
@@ -220,18 +227,22 @@ async fn attempt(
                     return Attempt::End(end);
                 }
             }
-            item = tokio::time::timeout(timeout, stream.next()) => match item {
+            item = tokio::time::timeout_at(read_deadline, stream.next()) => match item {
                 Err(_) => return Attempt::End(WatchEnd::ReadTimeout),
                 Ok(Err(e)) => return Attempt::End(WatchEnd::TransportError(e.to_string())),
                 Ok(Ok(None)) => return Attempt::End(WatchEnd::Ended),
-                Ok(Ok(Some(SseItem::Event { event, data }))) if event == "wake" => {
-                    match Wake::parse(&data) {
-                        Ok(w) => return Attempt::Wake(w, hello.wait_for_viewer()),
-                        Err(e) => tracing::warn!(error = %e, "ignoring a malformed wake"),
+                Ok(Ok(Some(item))) => {
+                    read_deadline = Instant::now() + timeout;
+                    if let SseItem::Event { event, data } = item {
+                        if event == "wake" {
+                            match Wake::parse(&data) {
+                                Ok(w) => return Attempt::Wake(w, hello.wait_for_viewer()),
+                                Err(e) => tracing::warn!(error = %e, "ignoring a malformed wake"),
+                            }
+                        }
                     }
+                    // keep-alives, a second hello, unknown events: nothing else to do
                 }
-                // keep-alives, a second hello, unknown events
-                Ok(Ok(Some(_))) => {}
             },
         }
     }
