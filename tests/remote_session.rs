@@ -217,12 +217,19 @@ async fn two_viewers_get_server_info_and_the_advertise_form_of_their_version() {
     assert!(m["schema"].as_str().unwrap().contains("string data"));
     assert_eq!(m["metadata"]["foxglove.reliable"], "true");
     let c = chans.iter().find(|c| c["id"] == chatter).unwrap();
-    assert!(c.get("metadata").is_none(), "lossy channels carry no reliable flag");
+    assert!(
+        c.get("metadata").is_none(),
+        "lossy channels carry no reliable flag"
+    );
 
     // ≥ 2.3.0: a schema table, each schema once, channels by schemaId.
     let adv = new.expect_op("advertise").await;
     let schemas = adv["schemas"].as_array().unwrap();
-    assert_eq!(schemas.len(), 1, "both channels share std_msgs/msg/String: {adv}");
+    assert_eq!(
+        schemas.len(),
+        1,
+        "both channels share std_msgs/msg/String: {adv}"
+    );
     assert_eq!(schemas[0]["id"], 1);
     assert_eq!(schemas[0]["name"], "std_msgs/msg/String");
     assert_eq!(schemas[0]["encoding"], "ros2msg");
@@ -262,7 +269,10 @@ async fn reliable_channel_data_is_byte_exact_v2_message_data_on_the_control_stre
     assert_eq!(msg, want);
     assert_eq!((ch, got.as_slice()), (map, &payload[..]));
     assert_eq!(msg.len(), 33, "the reference's 33-byte message");
-    assert!(r.room.track_names().is_empty(), "reliable data uses no track");
+    assert!(
+        r.room.track_names().is_empty(),
+        "reliable data uses no track"
+    );
 }
 
 #[tokio::test]
@@ -290,7 +300,10 @@ async fn lossy_channel_goes_once_onto_a_shared_data_track() {
     let (frame, _) = tokio::time::timeout(TIMEOUT, track.next()).await.unwrap();
     assert_eq!(&frame[4..8], &[1, 0, 0, 0], "sequence increments");
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(track.take().is_empty(), "one frame per message, not one per viewer");
+    assert!(
+        track.take().is_empty(),
+        "one frame per message, not one per viewer"
+    );
 
     // The ROS subscription stays while one viewer remains, and goes with the last.
     a.send_json(json!({"op": "unsubscribe", "channelIds": [chatter]}));
@@ -309,7 +322,9 @@ async fn unknown_channel_and_video_requests_get_error_statuses() {
     let s = v.expect_op("status").await;
     assert_eq!(s["level"], 2);
     assert_eq!(s["message"], "Unknown channel ID: 999");
-    v.send_json(json!({"op": "subscribe", "channels": [{"id": chatter, "requestVideoTrack": true}]}));
+    v.send_json(
+        json!({"op": "subscribe", "channels": [{"id": chatter, "requestVideoTrack": true}]}),
+    );
     let s = v.expect_op("status").await;
     assert_eq!(
         s["message"],
@@ -318,7 +333,13 @@ async fn unknown_channel_and_video_requests_get_error_statuses() {
     // v1's subscribe shape is invalid in v2
     v.send_json(json!({"op": "subscribe", "subscriptions": [{"id": 0, "channelId": chatter}]}));
     let s = v.expect_op("status").await;
-    assert!(s["message"].as_str().unwrap().starts_with("Invalid message"), "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid message"),
+        "{s}"
+    );
     // Ping → Pong echoing the app timestamp
     v.send_binary(b"\x04ABCDEFGH");
     let pong = v.expect_binary().await;
@@ -331,8 +352,10 @@ async fn a_participant_publishes_a_twist_that_reaches_the_graph() {
     let r = rig(64, config(102_400)).await;
     let mut sub = r.s.sim.subscribe("/cmd_vel");
     let mut v = V::join(&r.room, "teleop", Some("2.3.0")).await;
-    v.send_json(json!({"op": "advertise", "channels": [{"id": 1, "topic": "/cmd_vel",
-        "encoding": "cdr", "schemaName": "geometry_msgs/msg/Twist"}]}));
+    v.send_json(
+        json!({"op": "advertise", "channels": [{"id": 1, "topic": "/cmd_vel",
+        "encoding": "cdr", "schemaName": "geometry_msgs/msg/Twist"}]}),
+    );
     let cdr = twist_cdr([0.5, 0.0, 0.0, 0.0, 0.0, 0.25]);
     let mut msg = vec![1u8, 1, 0, 0, 0];
     msg.extend_from_slice(&cdr);
@@ -387,7 +410,11 @@ async fn a_stalled_participant_is_reset_while_the_other_keeps_receiving() {
     r._pubs[1].publish(Bytes::from_static(b"after"));
     let b = healthy.expect_binary().await;
     assert_eq!(parse_v2_data(&b).2, b"after");
-    assert_eq!(r.s.gateway.hub().subscriber_count(map), 1, "the reset dropped only its subs");
+    assert_eq!(
+        r.s.gateway.hub().subscriber_count(map),
+        1,
+        "the reset dropped only its subs"
+    );
 }
 
 #[tokio::test]
@@ -416,9 +443,11 @@ async fn an_incompatible_viewer_gets_the_error_status_and_is_ignored() {
     viewer.send_raw(Bytes::from(f));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(r.s.sim.gateway_subscriptions("/chatter"), 0);
-    assert!(tokio::time::timeout(Duration::from_millis(100), stream.next_frame())
-        .await
-        .map_or(true, |f| f.is_none()));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), stream.next_frame())
+            .await
+            .map_or(true, |f| f.is_none())
+    );
 }
 
 #[tokio::test]
@@ -449,7 +478,10 @@ async fn oversized_lossy_messages_are_dropped_with_a_throttled_warning_naming_th
     assert_eq!(s["level"], 1);
     assert_eq!(s["id"], format!("channel-drops-{chatter}"));
     let text = s["message"].as_str().unwrap();
-    assert!(text.contains("/chatter") && text.contains("max_data_track_message_size"), "{text}");
+    assert!(
+        text.contains("/chatter") && text.contains("max_data_track_message_size"),
+        "{text}"
+    );
     // small messages still flow; no second warning within 30 s
     r._pubs[0].publish(Bytes::from_static(b"small"));
     let name = format!("data-ch-{chatter}");
@@ -497,14 +529,20 @@ async fn the_session_ends_when_idle_and_when_the_room_drops_us() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!r.session.is_finished(), "a viewer is there");
     v.viewer.leave();
-    let end = tokio::time::timeout(TIMEOUT, r.session).await.unwrap().unwrap();
+    let end = tokio::time::timeout(TIMEOUT, r.session)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(end, SessionEnd::Idle);
     assert!(r.room.is_closed());
 
     let r = rig(64, config(102_400)).await;
     let _v = V::join(&r.room, "v", Some("2.3.0")).await;
     r.room.disconnect_device("server shutting down");
-    let end = tokio::time::timeout(TIMEOUT, r.session).await.unwrap().unwrap();
+    let end = tokio::time::timeout(TIMEOUT, r.session)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(end, SessionEnd::Disconnected("server shutting down".into()));
     // the viewer's subscriptions and client channels are gone with the session
     assert_eq!(r.s.gateway.hub().client_stats().len(), 0);

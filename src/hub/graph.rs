@@ -231,7 +231,10 @@ mod tests {
         use Durability::*;
         assert!(!reliable_latched(&topic(&[])));
         assert!(reliable_latched(&topic(&[(TransientLocal, 1)])));
-        assert!(!reliable_latched(&topic(&[(TransientLocal, 1), (Volatile, 1)])));
+        assert!(!reliable_latched(&topic(&[
+            (TransientLocal, 1),
+            (Volatile, 1)
+        ])));
         let mut t = topic(&[(TransientLocal, 1)]);
         t.publishers[0].qos.reliability = Reliability::BestEffort;
         assert!(!reliable_latched(&t));

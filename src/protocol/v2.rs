@@ -409,7 +409,9 @@ mod tests {
     const PAYLOAD: &[u8] = br#"{"key": "value"}"#;
 
     fn v2_vector() -> Vec<u8> {
-        let mut v = vec![0x01, 0x1e, 0, 0, 0, 0, 0, 0, 0, 0xd2, 0x04, 0, 0, 0, 0, 0, 0];
+        let mut v = vec![
+            0x01, 0x1e, 0, 0, 0, 0, 0, 0, 0, 0xd2, 0x04, 0, 0, 0, 0, 0, 0,
+        ];
         v.extend_from_slice(PAYLOAD);
         v
     }
@@ -417,7 +419,10 @@ mod tests {
     #[test]
     fn message_data_vectors() {
         // reference §12: v2 MessageData (channel 30, logTime 1234), and its control framing
-        assert_eq!(message_data(30, 1234, PAYLOAD).as_ref(), v2_vector().as_slice());
+        assert_eq!(
+            message_data(30, 1234, PAYLOAD).as_ref(),
+            v2_vector().as_slice()
+        );
         let mut framed = vec![0x02, 0x21, 0, 0, 0];
         framed.extend(v2_vector());
         assert_eq!(
@@ -512,7 +517,9 @@ mod tests {
         );
         // the v1 shape is an error in v2
         assert!(matches!(
-            ClientMessageV2::parse(r#"{"op":"subscribe","subscriptions":[{"id":0,"channelId":1}]}"#),
+            ClientMessageV2::parse(
+                r#"{"op":"subscribe","subscriptions":[{"id":0,"channelId":1}]}"#
+            ),
             Err(ParseError::InvalidMessage { .. })
         ));
         assert!(matches!(
