@@ -7,6 +7,8 @@
 //! already sent. So the tests drive the clock themselves ([`drive_clock`]): the runtime never
 //! idles, every step lets pending I/O settle, then moves time by 10 ms.
 
+mod common;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -547,4 +549,72 @@ async fn other_errors_back_off_exponentially_and_a_hello_resets_it() {
     // 1, 2, 4, then the good watch ends cleanly (reconnect now), then 1 s again
     assert_eq!(gaps, vec![1.0, 2.0, 4.0, 0.0, 1.0], "{gaps:?}");
     ra.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wake_joins_the_room_and_viewers_get_the_session_id_and_device_name() {
+    use foxglove_gateway::remote::local_room::LocalRoomServer;
+    let api = MockApi::start(
+        vec![
+            // the first room join fails: back to the watch, wait for the next wake
+            WatchReply::Sse {
+                steps: vec![hello("rwl_1", 5000), wake("ras_1")],
+                hold: true,
+            },
+            WatchReply::Sse {
+                steps: vec![hello("rwl_2", 5000), wake("ras_2")],
+                hold: true,
+            },
+        ],
+        vec![],
+    )
+    .await;
+    let s = common::start(|c| {
+        c.remote_access = true;
+        c.device_token = Some(Secret::new(TOKEN));
+        c.foxglove_api_url = api.url.clone();
+    })
+    .await;
+    let config_debug = format!("{:?}", s.gateway.hub().config());
+    assert!(!config_debug.contains(TOKEN), "{config_debug}");
+    let rooms = LocalRoomServer::new(64);
+    rooms.fail_next_connect("simulated outage");
+    drive_clock();
+    let ra = RemoteAccess::start(s.gateway.hub().clone(), Arc::new(rooms.clone())).unwrap();
+    let room = rooms.room(0).await;
+    let connects = rooms.connects();
+    assert_eq!(connects.len(), 2, "a failed join goes back to the watch");
+    assert_eq!(
+        connects[1],
+        ("wss://lk.test".into(), "lk-jwt-secret".into())
+    );
+    let w = api.watches();
+    assert_eq!(
+        w[1].query.get("remoteAccessSessionId").map(String::as_str),
+        Some("ras_1")
+    );
+    let mut viewer = room.join("viewer", Some("2.3.0"));
+    let mut stream = viewer.next_stream().await.unwrap();
+    let Some(Ok(foxglove_gateway::protocol::v2::Frame::Text(first))) = stream.next_frame().await
+    else {
+        panic!("serverInfo first")
+    };
+    let info: Value = serde_json::from_slice(&first).unwrap();
+    assert_eq!(info["op"], "serverInfo");
+    // the first session id is kept for the gateway's lifetime
+    assert_eq!(info["sessionId"], "ras_1");
+    assert_eq!(info["name"], "test-robot");
+    ra.shutdown().await.unwrap();
+    assert!(room.is_closed());
+}
+
+#[tokio::test]
+async fn remote_access_without_a_token_says_how_to_set_one() {
+    let s = common::start(|c| c.remote_access = true).await;
+    let rooms = foxglove_gateway::remote::local_room::LocalRoomServer::new(4);
+    let err = RemoteAccess::start(s.gateway.hub().clone(), Arc::new(rooms))
+        .err()
+        .expect("no token");
+    assert_eq!(err, RemoteError::MissingToken);
+    assert!(err.to_string().contains("FOXGLOVE_DEVICE_TOKEN"));
 }
