@@ -48,7 +48,7 @@ pub enum RemoteError {
     /// The API rejected the token; remote access stays off until restart.
     #[error(
         "remote access stopped: the Foxglove API rejected the device token ({0}). Check \
-         FOXGLOVE_DEVICE_TOKEN / device_token (Foxglove: Settings → Devices) and restart"
+         FOXGLOVE_DEVICE_TOKEN / device_token and restart; the WebSocket server keeps running"
     )]
     Unauthorized(String),
     /// The HTTP client could not be built.
