@@ -75,6 +75,10 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<(), RemoteError> {
     let result = run_inner(&api, runner.as_ref(), &status, &cancel).await;
+    if let Err(e) = &result {
+        // Logged here so the operator sees it however the gateway is embedded.
+        tracing::error!("{e}");
+    }
     let _ = status.send(ConnectionStatus::ShuttingDown);
     let _ = status.send(ConnectionStatus::Shutdown);
     result
