@@ -46,7 +46,15 @@ fn config(max_track: usize) -> SessionConfig {
 /// A gateway on the simulated graph with /chatter (lossy) and /map_name (reliable + latched),
 /// and a session in a local room.
 async fn rig(stream_capacity: usize, cfg: SessionConfig) -> Rig {
-    let s = start(|_| {}).await;
+    rig_with(stream_capacity, cfg, |_| {}).await
+}
+
+async fn rig_with(
+    stream_capacity: usize,
+    cfg: SessionConfig,
+    configure: impl FnOnce(&mut foxglove_gateway::config::Config),
+) -> Rig {
+    let s = start(configure).await;
     let pubs = vec![
         s.sim
             .add_publisher("/chatter", "std_msgs/msg/String", "/talker", Qos::default()),
@@ -546,4 +554,30 @@ async fn the_session_ends_when_idle_and_when_the_room_drops_us() {
     assert_eq!(end, SessionEnd::Disconnected("server shutting down".into()));
     // the viewer's subscriptions and client channels are gone with the session
     assert_eq!(r.s.gateway.hub().client_stats().len(), 0);
+}
+
+#[tokio::test]
+async fn a_control_queue_overflow_resets_at_once_even_while_a_write_is_stuck() {
+    // One-chunk streams and a long write timeout: only the overflow can trigger the reset.
+    let mut cfg = config(102_400);
+    cfg.write_timeout = Duration::from_secs(3600);
+    let r = rig_with(1, cfg, |c| c.message_backlog_size = 8).await;
+    let mut stalled = V::join(&r.room, "stalled", Some("2.3.0")).await;
+    let mut other = V::join(&r.room, "other", Some("2.3.0")).await;
+    other.expect_op("advertise").await;
+    // each bad request queues an error status the stalled viewer never reads
+    for _ in 0..20 {
+        stalled.send_json(json!({"op": "frobnicate"}));
+    }
+    let mut fresh = tokio::time::timeout(TIMEOUT, stalled.viewer.next_stream())
+        .await
+        .expect("reset long before the write timeout")
+        .unwrap();
+    let (_, first) = raw_frame(&mut fresh).await;
+    let info: Value = serde_json::from_slice(&first).unwrap();
+    assert_eq!(info["op"], "serverInfo");
+    // the other viewer is untouched
+    other.send_json(json!({"op": "frobnicate"}));
+    let s = other.expect_op("status").await;
+    assert!(s["message"].as_str().unwrap().contains("frobnicate"), "{s}");
 }

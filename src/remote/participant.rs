@@ -139,7 +139,17 @@ pub(super) async fn write_loop(
             let Some(bytes) = encoder.encode(item) else {
                 continue;
             };
-            match tokio::time::timeout(timeout, stream.write(&bytes)).await {
+            // A write that is stuck must not delay the reaction to the outbox closing: a
+            // control-queue overflow resets the participant at once, a disconnect ends it.
+            let write = tokio::time::timeout(timeout, stream.write(&bytes));
+            let result = tokio::select! {
+                r = write => r,
+                reason = closed(&outbox) => match reason {
+                    CloseReason::Requested(_) => break 'outer None,
+                    other => break 'outer Some(other.to_string()),
+                },
+            };
+            match result {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => break 'outer Some(format!("control stream write failed: {e}")),
                 Err(_) => {
@@ -154,6 +164,16 @@ pub(super) async fn write_loop(
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.close()).await;
     if let Some(why) = failure {
         let _ = shared.resets.send((identity, generation, why));
+    }
+}
+
+/// Resolves when the outbox closes.
+async fn closed(outbox: &Outbox) -> CloseReason {
+    loop {
+        if let Some(reason) = outbox.closed() {
+            return reason;
+        }
+        outbox.wait().await;
     }
 }
 
