@@ -294,10 +294,11 @@ async fn lossy_channel_goes_once_onto_a_shared_data_track() {
     // subscribing twice is ignored
     b.send_json(json!({"op": "subscribe", "channels": [{"id": chatter}]}));
     wait_until(|| r.s.sim.gateway_subscriptions("/chatter") == 1).await;
-    let payload = r.s.cdr("std_msgs/msg/String", json!({"data": "hi"}));
-    r._pubs[0].publish(payload.clone());
+    // the track is published on the first subscribe, before any message
     let name = format!("data-ch-{chatter}");
     wait_until(|| r.room.track(&name).is_some()).await;
+    let payload = r.s.cdr("std_msgs/msg/String", json!({"data": "hi"}));
+    r._pubs[0].publish(payload.clone());
     let track = r.room.track(&name).unwrap();
     let (frame, ts) = tokio::time::timeout(TIMEOUT, track.next()).await.unwrap();
     // u16 flags 0 | u16 offset 8 | u32 sequence 0 | message

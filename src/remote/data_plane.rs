@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::room::{DataTrack, RoomError};
@@ -79,7 +80,11 @@ struct Track {
 }
 
 /// Feed the data tracks from the data plane's outbox until it closes.
-pub(super) async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    outbox: Arc<Outbox>,
+    mut prepare: mpsc::UnboundedReceiver<u64>,
+) {
     let max = shared.cfg.max_data_track_message_size;
     let mut tracks: HashMap<u64, Track> = HashMap::new();
     let mut failed: HashMap<u64, Instant> = HashMap::new();
@@ -106,6 +111,11 @@ pub(super) async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
             tokio::select! {
                 _ = outbox.wait() => {}
                 _ = tick, if !throttles.is_empty() => {}
+                channel = prepare.recv() => {
+                    if let Some(channel) = channel {
+                        ensure_track(&shared, &mut tracks, &mut failed, channel, Instant::now()).await;
+                    }
+                }
             }
             continue;
         }
@@ -119,26 +129,8 @@ pub(super) async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
                 }
                 continue;
             }
-            if let std::collections::hash_map::Entry::Vacant(slot) = tracks.entry(d.channel) {
-                if failed
-                    .get(&d.channel)
-                    .is_some_and(|t| now.duration_since(*t) < PUBLISH_RETRY)
-                {
-                    continue;
-                }
-                match shared.room.publish_data_track(&track_name(d.channel)).await {
-                    Ok(track) => {
-                        failed.remove(&d.channel);
-                        slot.insert(Track { track, sequence: 0 });
-                    }
-                    Err(e) => {
-                        tracing::warn!(channel = d.channel, error = %e, "cannot publish data track");
-                        failed.insert(d.channel, now);
-                        continue;
-                    }
-                }
-            }
-            let Some(t) = tracks.get_mut(&d.channel) else {
+            let Some(t) = ensure_track(&shared, &mut tracks, &mut failed, d.channel, now).await
+            else {
                 continue;
             };
             let frame = v2::data_track_frame(t.sequence, &d.payload);
@@ -155,6 +147,37 @@ pub(super) async fn run(shared: Arc<Shared>, outbox: Arc<Outbox>) {
             }
         }
     }
+}
+
+/// The channel's track, published now if it is not yet (at most once per [`PUBLISH_RETRY`]
+/// after a failure).
+async fn ensure_track<'a>(
+    shared: &Shared,
+    tracks: &'a mut HashMap<u64, Track>,
+    failed: &mut HashMap<u64, Instant>,
+    channel: u64,
+    now: Instant,
+) -> Option<&'a mut Track> {
+    if let std::collections::hash_map::Entry::Vacant(slot) = tracks.entry(channel) {
+        if failed
+            .get(&channel)
+            .is_some_and(|t| now.duration_since(*t) < PUBLISH_RETRY)
+        {
+            return None;
+        }
+        match shared.room.publish_data_track(&track_name(channel)).await {
+            Ok(track) => {
+                failed.remove(&channel);
+                slot.insert(Track { track, sequence: 0 });
+            }
+            Err(e) => {
+                tracing::warn!(channel, error = %e, "cannot publish data track");
+                failed.insert(channel, now);
+                return None;
+            }
+        }
+    }
+    tracks.get_mut(&channel)
 }
 
 fn warn_oversize(shared: &Shared, channel: u64, count: u64, size: usize, max: usize) {

@@ -101,7 +101,18 @@ impl SessionRunner for RoomSessions {
                 max_data_track_message_size: self.hub.config().max_data_track_message_size,
                 write_timeout: self.write_timeout,
             };
-            session::run(self.hub.clone(), room, events, cfg, cancel.child_token()).await;
+            // On its own task: a panic in the room library (it has unwraps on a vanished
+            // session) ends this session, not remote access.
+            let task = tokio::spawn(session::run(
+                self.hub.clone(),
+                room,
+                events,
+                cfg,
+                cancel.child_token(),
+            ));
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "remote access session failed; back to the watch");
+            }
         })
     }
 }

@@ -74,6 +74,9 @@ pub(super) struct Shared {
     pub server_info: ServerInfo,
     pub state: Mutex<SessState>,
     pub data_client: ClientId,
+    /// Lossy channels that just got their first participant: the data plane publishes their
+    /// tracks now, so viewers can subscribe before the first message.
+    pub prepare_tracks: mpsc::UnboundedSender<u64>,
     /// (identity, generation, why) of a participant whose stream failed or overflowed.
     pub resets: mpsc::UnboundedSender<(String, u64, String)>,
 }
@@ -117,6 +120,7 @@ pub async fn run(
     let data_outbox = Arc::new(Outbox::new(limits(&hub)));
     let data_client = hub.connect(data_outbox.clone());
     let (reset_tx, mut resets) = mpsc::unbounded_channel();
+    let (prepare_tx, prepare_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         hub: hub.clone(),
         room: room.clone(),
@@ -125,8 +129,13 @@ pub async fn run(
         state: Mutex::new(SessState::default()),
         data_client,
         resets: reset_tx,
+        prepare_tracks: prepare_tx,
     });
-    let data_task = tokio::spawn(super::data_plane::run(shared.clone(), data_outbox));
+    let data_task = tokio::spawn(super::data_plane::run(
+        shared.clone(),
+        data_outbox,
+        prepare_rx,
+    ));
     tracing::info!(session = %cfg.session_id, "remote access session started");
 
     for p in room.participants() {
@@ -339,7 +348,11 @@ pub(super) fn subscribe(
         };
     }
     if part.lossy.insert(id) {
-        *state.lossy_refs.entry(id).or_default() += 1;
+        let refs = state.lossy_refs.entry(id).or_default();
+        *refs += 1;
+        if *refs == 1 {
+            let _ = shared.prepare_tracks.send(id);
+        }
     }
     // Also after the channel went away and came back: the hub dropped our subscription then.
     if shared
