@@ -349,6 +349,14 @@ async fn unknown_channel_and_video_requests_get_error_statuses() {
             .starts_with("Invalid message"),
         "{s}"
     );
+    // a stream on another topic is ignored, even if it carries a valid request
+    let text = json!({"op": "subscribe", "channels": [{"id": chatter}]}).to_string();
+    let mut f = vec![1u8];
+    f.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    f.extend_from_slice(text.as_bytes());
+    v.viewer.send_on_topic("not-control", Bytes::from(f));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(r.s.sim.gateway_subscriptions("/chatter"), 0);
     // Ping → Pong echoing the app timestamp
     v.send_binary(b"\x04ABCDEFGH");
     let pong = v.expect_binary().await;
