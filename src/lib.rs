@@ -9,6 +9,8 @@
 //! - [`hub`]: channels, subscriptions (one ROS subscription per channel, refcounted over all
 //!   viewers), client publishing, and the per-viewer queues with their overload policy.
 //! - [`ws`]: the WebSocket listener and one task per connection.
+//! - [`remote`]: remote access through the Foxglove platform over LiveKit (protocol v2): API
+//!   watch loop, room sessions, per-participant control streams, data tracks.
 //! - [`gateway`]: assembling hub, backend and server; shutdown.
 //! - [`ros`]: the ROS boundary (commands in, events out), the simulated graph, and the r2r
 //!   backend behind the `ros2` feature.
@@ -25,6 +27,7 @@ pub mod demo;
 pub mod gateway;
 pub mod hub;
 pub mod protocol;
+pub mod remote;
 pub mod ros;
 pub mod schema;
 pub mod ws;

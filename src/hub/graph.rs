@@ -72,7 +72,8 @@ impl Hub {
                     state
                         .known_ids
                         .insert(key.clone(), (id, schema.text.clone()));
-                    let info = Arc::new(channel_info(id, &key, schema));
+                    let reliable = wanted.get(&key).is_some_and(|t| reliable_latched(t));
+                    let info = Arc::new(channel_info(id, &key, schema, reliable));
                     state.by_key.insert(key, id);
                     state.channels.insert(id, info.clone());
                     added.push(info);
@@ -137,7 +138,7 @@ impl Hub {
     }
 }
 
-fn channel_info(id: u64, key: &Key, schema: Arc<ResolvedSchema>) -> ChannelInfo {
+fn channel_info(id: u64, key: &Key, schema: Arc<ResolvedSchema>, reliable: bool) -> ChannelInfo {
     let advert = server::Channel {
         id,
         topic: key.0.clone(),
@@ -153,7 +154,18 @@ fn channel_info(id: u64, key: &Key, schema: Arc<ResolvedSchema>) -> ChannelInfo 
         type_name: key.1.clone(),
         schema,
         advert,
+        reliable_latched: reliable,
     }
+}
+
+/// True if the topic has publishers and every one is reliable and transient-local: nothing it
+/// sends may be lost, and a late viewer expects the latched value (`/tf_static`, maps).
+fn reliable_latched(topic: &TopicInfo) -> bool {
+    !topic.publishers.is_empty()
+        && topic.publishers.iter().all(|p| {
+            p.qos.durability == Durability::TransientLocal
+                && p.qos.reliability == crate::ros::Reliability::Reliable
+        })
 }
 
 /// How many messages to keep for late subscribers: none unless every publisher is
@@ -212,5 +224,19 @@ mod tests {
             2
         );
         assert_eq!(latch_depth(&topic(&[(TransientLocal, 100)]), 25), 25);
+    }
+
+    #[test]
+    fn reliable_latched_rule() {
+        use Durability::*;
+        assert!(!reliable_latched(&topic(&[])));
+        assert!(reliable_latched(&topic(&[(TransientLocal, 1)])));
+        assert!(!reliable_latched(&topic(&[
+            (TransientLocal, 1),
+            (Volatile, 1)
+        ])));
+        let mut t = topic(&[(TransientLocal, 1)]);
+        t.publishers[0].qos.reliability = Reliability::BestEffort;
+        assert!(!reliable_latched(&t));
     }
 }

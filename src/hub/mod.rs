@@ -61,6 +61,9 @@ pub struct ChannelInfo {
     pub schema: Arc<ResolvedSchema>,
     /// The inline advertisement, built once.
     pub advert: server::Channel,
+    /// Every publisher was reliable and transient-local when the channel was advertised
+    /// (remote access sends such channels on the reliable control stream).
+    pub reliable_latched: bool,
 }
 
 /// Something a viewer asked for that cannot be done. The text is what the viewer sees.

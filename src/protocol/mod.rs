@@ -8,6 +8,7 @@
 pub mod binary;
 pub mod client;
 pub mod server;
+pub mod v2;
 
 /// Subprotocols this server speaks, newest first. `foxglove.sdk.v1` is what the current
 /// Foxglove app and foxglove_bridge 3.x use; `foxglove.websocket.v1` is what Foxglove Studio
