@@ -590,3 +590,76 @@ async fn a_control_queue_overflow_resets_at_once_even_while_a_write_is_stuck() {
     let s = other.expect_op("status").await;
     assert!(s["message"].as_str().unwrap().contains("frobnicate"), "{s}");
 }
+
+#[tokio::test]
+async fn services_parameters_and_the_graph_work_over_remote_access_too() {
+    use foxglove_gateway::config::ParamValue;
+    use foxglove_gateway::ros::sim_services::SimReply;
+    let r = rig(64, config(102_400)).await;
+    let _svc =
+        r.s.sim
+            .add_service("/enable", "std_srvs/srv/SetBool", "/robot", |req| {
+                let on = req["data"].as_bool().unwrap_or(false);
+                SimReply::Respond(json!({"success": on, "message": format!("was {on}")}))
+            });
+    r.s.sim
+        .add_param_node("/robot", &[("max_speed", ParamValue::Double(1.5))], true);
+    let mut v = V::join(&r.room, "viewer", Some("2.3.0")).await;
+    let info = v.expect_op("serverInfo").await;
+    let caps = info["capabilities"].to_string();
+    for cap in ["services", "parameters", "connectionGraph"] {
+        assert!(caps.contains(cap), "{cap} not offered remotely: {caps}");
+    }
+    assert!(!caps.contains("\"time\""));
+
+    // Service call, JSON, through the same handler as WebSocket viewers.
+    let svc = loop {
+        let adv = v.expect_op("advertiseServices").await;
+        if let Some(s) = adv["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "/enable")
+        {
+            break s["id"].as_u64().unwrap() as u32;
+        }
+    };
+    let mut call = vec![2u8];
+    call.extend_from_slice(&svc.to_le_bytes());
+    call.extend_from_slice(&9u32.to_le_bytes());
+    call.extend_from_slice(&4u32.to_le_bytes());
+    call.extend_from_slice(b"json");
+    call.extend_from_slice(br#"{"data": true}"#);
+    v.send_binary(&call);
+    let reply = loop {
+        let b = v.expect_binary().await;
+        if b.first() == Some(&3) {
+            break b;
+        }
+    };
+    assert_eq!(u32::from_le_bytes(reply[1..5].try_into().unwrap()), svc);
+    assert_eq!(u32::from_le_bytes(reply[5..9].try_into().unwrap()), 9);
+    assert_eq!(&reply[13..17], b"json");
+    let body: Value = serde_json::from_slice(&reply[17..]).unwrap();
+    assert_eq!(body, json!({"success": true, "message": "was true"}));
+
+    // Parameters.
+    v.send_json(json!({"op": "getParameters", "parameterNames": ["/robot.max_speed"], "id": "p1"}));
+    let values = v.expect_op("parameterValues").await;
+    assert_eq!(values["id"], "p1");
+    assert_eq!(values["parameters"][0]["name"], "/robot.max_speed");
+    assert_eq!(values["parameters"][0]["value"], 1.5);
+
+    // Connection graph: the full graph on subscribe.
+    v.send_json(json!({"op": "subscribeConnectionGraph"}));
+    let graph = v.expect_op("connectionGraphUpdate").await;
+    assert!(
+        graph["publishedTopics"].to_string().contains("/chatter"),
+        "{graph}"
+    );
+    assert!(
+        graph["advertisedServices"].to_string().contains("/enable"),
+        "{graph}"
+    );
+    r.cancel.cancel();
+}

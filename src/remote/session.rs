@@ -117,6 +117,8 @@ pub async fn run(
     let mut server_info = hub.server_info().clone();
     server_info.session_id = cfg.session_id.clone();
     server_info.name = cfg.name.clone();
+    // Remote access has no `time` (protocol v2 carries no Time frames in Foxglove's gateway).
+    server_info.capabilities.retain(|c| c != "time");
     let data_outbox = Arc::new(Outbox::new(limits(&hub)));
     let data_client = hub.connect(data_outbox.clone());
     let (reset_tx, mut resets) = mpsc::unbounded_channel();
