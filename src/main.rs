@@ -109,8 +109,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let _nodes = scenario.start(&sim, &schemas)?;
     let _demo = demo::start(&cli.demo, &sim, &schemas)?;
     announce(&gateway);
+    let remote = start_remote(&gateway);
     wait_for_signal().await;
     tracing::info!("shutting down");
+    stop_remote(remote).await;
     gateway.shutdown(Duration::from_secs(2)).await;
     Ok(())
 }
@@ -155,6 +157,7 @@ async fn run_ros(overrides: impl FnOnce(&mut Config)) -> Result<(), Box<dyn std:
         ParamValue::Integer(i64::from(gateway.local_addr().port())),
     );
     announce(&gateway);
+    let remote = start_remote(&gateway);
     let ros_task = ros_task.expect("the backend was started");
     tokio::select! {
         _ = wait_for_signal() => {}
@@ -168,6 +171,7 @@ async fn run_ros(overrides: impl FnOnce(&mut Config)) -> Result<(), Box<dyn std:
         }
     }
     tracing::info!("shutting down");
+    stop_remote(remote).await;
     // Viewers first (they get a Close frame), then the node; all within ~2 s of the signal,
     // before `ros2 launch` escalates to SIGTERM and SIGKILL.
     gateway.shutdown(Duration::from_millis(1500)).await;
@@ -195,6 +199,43 @@ fn init_logging(ros: bool) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     registry.with(fmt).init();
+}
+
+/// Start remote access if `remote_access` is on. A failure to start is logged, not fatal: the
+/// local WebSocket server keeps serving.
+fn start_remote(gateway: &Gateway) -> Option<foxglove_gateway::remote::RemoteAccess> {
+    if !gateway.hub().config().remote_access {
+        return None;
+    }
+    #[cfg(feature = "remote-access")]
+    {
+        use foxglove_gateway::remote::{livekit_connector, RemoteAccess};
+        match RemoteAccess::start(gateway.hub().clone(), livekit_connector()) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::error!("remote access not started: {e}");
+                None
+            }
+        }
+    }
+    #[cfg(not(feature = "remote-access"))]
+    {
+        tracing::error!(
+            "remote_access is set, but this build has no remote access: rebuild with \
+             `--features remote-access` (see docs/REMOTE.md)"
+        );
+        None
+    }
+}
+
+async fn stop_remote(remote: Option<foxglove_gateway::remote::RemoteAccess>) {
+    if let Some(r) = remote {
+        match tokio::time::timeout(Duration::from_secs(1), r.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("remote access: {e}"),
+            Err(_) => tracing::warn!("remote access did not stop within 1 s"),
+        }
+    }
 }
 
 /// `AMENT_PREFIX_PATH`, left to right (overlays first).
