@@ -14,6 +14,7 @@ if command -v apt-get >/dev/null; then
     ros2-test-interface-files chromium python3-venv >/dev/null
 fi
 (cd tests/node && npm ci --no-audit --no-fund)
+(cd tests/browser && npm ci --no-audit --no-fund)
 venv="${CARGO_AMENT_BUILD_VENV:-$PWD/target/ament-venv}"
 if [[ ! -x "$venv/bin/cargo-ament-build" ]]; then
   python3 -m venv "$venv"

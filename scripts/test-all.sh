@@ -2,8 +2,10 @@
 # The whole test suite, exactly as CI runs it. Prerequisites: scripts/install-test-deps.sh.
 #
 #   format and lints → Rust unit + integration tests → Node tier (Foxglove's own libraries
-#   against the real binary) → type-check of the r2r backend (r2r/doc-only; no ROS needed) →
-#   ROS packaging (cargo ament-build into a temp prefix)
+#   against the real binary) → browser tier (Foxglove Studio in headless chromium against
+#   --demo; screenshots in test-output/browser/) → type-check of the r2r backend (r2r/doc-only;
+#   no ROS needed) and of the LiveKit adapter (DOCS_RS=1; no WebRTC build) → ROS packaging
+#   (cargo ament-build into a temp prefix)
 #
 # Ends with one line "N passed, N failed" counting every Rust and Node test.
 set -euo pipefail
@@ -29,15 +31,20 @@ step "gateway binary for the Node tier"
 cargo build --no-default-features
 step "Node tier"
 scripts/test-node.sh 2>&1 | tee -a "$log"
+step "Browser tier (Foxglove Studio in headless chromium)"
+scripts/test-browser.sh 2>&1 | tee -a "$log"
 step "r2r backend type-check (feature ros2 with r2r/doc-only)"
 scripts/check-ros2.sh
+step "LiveKit adapter type-check (feature remote-access with DOCS_RS=1)"
+scripts/check-remote.sh
 step "ROS packaging (cargo ament-build)"
 scripts/check-packaging.sh
 
 passed=$(( $(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}') \
          + $(grep -E '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
+# node:test reports tests under a failed hook as "cancelled": those count as failed too.
 failed=$(( $(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}') \
-         + $(grep -E '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
+         + $(grep -E '^# (fail|cancelled) [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
 echo
 echo "${passed} passed, ${failed} failed"
 [[ "$failed" -eq 0 ]]
