@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 
 export DOCS_RS=1
 target=target/remote-check
-cargo check --target-dir "$target" --features remote-access --all-targets
-cargo clippy --target-dir "$target" --features remote-access --all-targets -- -D warnings
+cargo check --target-dir "$target" --no-default-features --features remote-access --all-targets
+cargo clippy --target-dir "$target" --no-default-features --features remote-access --all-targets -- -D warnings

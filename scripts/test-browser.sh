@@ -6,7 +6,7 @@
 # artifact); a failed step leaves FAILED-<step>.png there.
 #
 # Usage: scripts/test-browser.sh [node --test args...]
-#   GATEWAY_BIN          gateway binary (default: target/debug/foxglove_gateway; `cargo build`)
+#   GATEWAY_BIN          gateway binary (default: target/debug/foxglove_gateway; `cargo build --no-default-features`)
 #   CHROMIUM_BIN         browser (default: /usr/bin/chromium; `apt-get install chromium`)
 #   BROWSER_TEST_OUTPUT  where screenshots go (default: test-output/browser)
 set -euo pipefail
@@ -20,7 +20,7 @@ fi
 
 bin="${GATEWAY_BIN:-$repo/target/debug/foxglove_gateway}"
 if [[ ! -x "$bin" ]]; then
-  echo "test-browser.sh: gateway binary $bin is missing or not executable (run \`cargo build\` or set GATEWAY_BIN)" >&2
+  echo "test-browser.sh: gateway binary $bin is missing or not executable (run \`cargo build --no-default-features\` or set GATEWAY_BIN)" >&2
   exit 1
 fi
 chromium="${CHROMIUM_BIN:-/usr/bin/chromium}"

@@ -3,7 +3,7 @@
 # real gateway binary. Fails (never skips) when the binary is missing or the server misbehaves.
 #
 # Usage: scripts/test-node.sh [node --test args...]
-#   GATEWAY_BIN  gateway binary (default: target/debug/foxglove_gateway; build with `cargo build`)
+#   GATEWAY_BIN  gateway binary (default: target/debug/foxglove_gateway; build with `cargo build --no-default-features`)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,7 +16,7 @@ fi
 bin="${GATEWAY_BIN:-$repo/target/debug/foxglove_gateway}"
 if [[ ! -x "$bin" ]]; then
   # The tests would fail on this too; say it once, plainly, and fail.
-  echo "test-node.sh: gateway binary $bin is missing or not executable (run \`cargo build\` or set GATEWAY_BIN)" >&2
+  echo "test-node.sh: gateway binary $bin is missing or not executable (run \`cargo build --no-default-features\` or set GATEWAY_BIN)" >&2
   exit 1
 fi
 

@@ -71,8 +71,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         return run_ros(config_overrides(cli.port, cli.address)).await;
         #[cfg(not(feature = "ros2"))]
         return Err(
-            "this build has no ROS 2 backend: run with --sim-scenario FILE, \
-                    or build with `--features ros2` in a sourced ROS 2 workspace"
+            "this build has no ROS 2 backend (built with --no-default-features): run with \
+             --demo or --sim-scenario FILE, or build with the default features in a sourced \
+             ROS 2 workspace (see docs/ROBOT.md)"
                 .into(),
         );
     };

@@ -121,7 +121,7 @@ pub fn start(node_name: &str) -> Result<(Config, Vec<String>, R2rBackend), RosEr
                 warn!(
                     "this is a debug build of foxglove_gateway: it is several times slower. Build \
                      it with `colcon build --packages-select foxglove_gateway --cargo-args \
-                     --release --features ros2`"
+                     --release`"
                 );
             }
             Ok((config, warnings, R2rBackend { run_tx, params }))

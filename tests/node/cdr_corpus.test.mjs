@@ -30,7 +30,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const prefix = process.env.CDR_CORPUS_PREFIX ?? "/usr";
 
 function runCorpus(args, input) {
-  return execFileSync("cargo", ["run", "-q", "--example", "cdr_corpus", "--", ...args], {
+  return execFileSync("cargo", ["run", "-q", "--no-default-features", "--example", "cdr_corpus", "--", ...args], {
     cwd: repo,
     input,
     encoding: "utf8",

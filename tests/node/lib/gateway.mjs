@@ -108,7 +108,7 @@ export async function startGateway({
     accessSync(bin, fsConstants.X_OK);
   } catch {
     throw new GatewayStartError(
-      `gateway binary ${bin} is missing or not executable (build it with \`cargo build\`, or set GATEWAY_BIN)`,
+      `gateway binary ${bin} is missing or not executable (build it with \`cargo build --no-default-features\`, or set GATEWAY_BIN)`,
     );
   }
   installExitHook();
