@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -30,6 +31,9 @@ const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(2);
 const DROP_STATUS_ID: &str = "dropped-messages";
 /// Messages taken from the outbox per lock.
 const BATCH_ITEMS: usize = 256;
+/// Payloads from this size on are sent without being copied behind their header (see `encode`);
+/// below it one small copy is cheaper than a second frame.
+const FRAGMENT_FROM: usize = 16 * 1024;
 /// Data bytes taken from the outbox per lock.
 const BATCH_BYTES: usize = 4 << 20;
 
@@ -268,6 +272,20 @@ fn status_json(level: StatusLevel, message: &str, id: Option<&str>) -> Message {
 /// Encode what the outbox holds for the v1 dialect.
 fn encode(item: Outgoing) -> Vec<Message> {
     match item {
+        Outgoing::Data(d) if d.payload.len() >= FRAGMENT_FROM => {
+            // Large payloads go as a two-fragment WebSocket message: our 13-byte header, then
+            // the shared payload as the continuation. Viewers reassemble it (RFC 6455), and the
+            // payload is not copied into a fresh buffer per viewer first.
+            let header = binary::message_data(d.wire_id as u32, d.log_time, &[]);
+            vec![
+                Message::Frame(Frame::message(header, OpCode::Data(OpData::Binary), false)),
+                Message::Frame(Frame::message(
+                    d.payload,
+                    OpCode::Data(OpData::Continue),
+                    true,
+                )),
+            ]
+        }
         Outgoing::Data(d) => vec![Message::Binary(binary::message_data(
             d.wire_id as u32,
             d.log_time,
