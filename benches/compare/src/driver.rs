@@ -1,0 +1,308 @@
+//! `gateway-bench run`: spawns one server process per run, drives it with the in-process
+//! receivers, and collects the numbers.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{oneshot, watch};
+
+use crate::receiver::{self, ViewerStats};
+use crate::Kind;
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Spawning or talking to the server process.
+    #[error("server process: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server process said something unexpected.
+    #[error("server process: {0}")]
+    Protocol(String),
+    /// A viewer failed.
+    #[error("viewer: {0}")]
+    Viewer(#[from] receiver::ReceiverError),
+    /// A step took too long.
+    #[error("timed out {0}")]
+    Timeout(&'static str),
+}
+
+/// One workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    /// Payload bytes.
+    pub size: usize,
+    /// Messages/s; 0 = flat out.
+    pub rate: u32,
+    /// Viewers (connections) subscribed to the one topic.
+    pub viewers: usize,
+    /// Source duration.
+    pub duration: Duration,
+}
+
+/// The outcome of one run of one server on one workload.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Which server.
+    pub kind: Kind,
+    /// Messages the source handed to the server.
+    pub sent: u64,
+    /// Messages received, summed over viewers.
+    pub delivered: u64,
+    /// Payload bytes received, summed over viewers.
+    pub bytes: u64,
+    /// First receipt to last receipt, over all viewers, seconds.
+    pub window: f64,
+    /// Malformed frames (should be 0).
+    pub malformed: u64,
+    /// Out-of-order frames (should be 0).
+    pub out_of_order: u64,
+    /// Latency percentiles over all viewers' messages, ns.
+    pub p50_ns: u64,
+    /// See `p50_ns`.
+    pub p99_ns: u64,
+    /// Server process CPU (user + system) from GO to the end of the drain, seconds.
+    pub server_cpu: f64,
+    /// This (receiver) process's CPU over the same span, seconds.
+    pub receiver_cpu: f64,
+    /// GO to the end of the drain, seconds.
+    pub wall: f64,
+}
+
+impl RunResult {
+    /// Delivered messages per second over the receipt window, all viewers together.
+    pub fn msgs_per_s(&self) -> f64 {
+        if self.window > 0.0 {
+            self.delivered as f64 / self.window
+        } else {
+            0.0
+        }
+    }
+    /// Delivered payload MB/s (10^6 bytes) over the receipt window, all viewers together.
+    pub fn mb_per_s(&self) -> f64 {
+        if self.window > 0.0 {
+            self.bytes as f64 / self.window / 1e6
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Run `kind` on `workload` once.
+pub async fn run_once(kind: Kind, w: Workload) -> Result<RunResult, RunError> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args([
+            "server",
+            "--kind",
+            kind.name(),
+            "--size",
+            &w.size.to_string(),
+            "--rate",
+            &w.rate.to_string(),
+            "--duration-ms",
+            &w.duration.as_millis().to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let result = drive(&mut child, kind, w).await;
+    // Closing stdin tells the server to exit; give it a moment, then make sure.
+    drop(child.stdin.take());
+    if tokio::time::timeout(Duration::from_secs(3), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+    result
+}
+
+async fn drive(child: &mut Child, kind: Kind, w: Workload) -> Result<RunResult, RunError> {
+    let pid = child.id().ok_or(RunError::Protocol("no pid".into()))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or(RunError::Protocol("stdin".into()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or(RunError::Protocol("stdout".into()))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .map_err(|_| RunError::Timeout("waiting for READY"))??;
+    let port: u16 = line
+        .as_deref()
+        .and_then(|l| l.strip_prefix("READY "))
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| RunError::Protocol(format!("expected READY <port>, got {line:?}")))?;
+
+    let (expected_tx, expected_rx) = watch::channel(None);
+    let mut subscribed = Vec::new();
+    let mut viewers = Vec::new();
+    for _ in 0..w.viewers {
+        let (tx, rx) = oneshot::channel();
+        subscribed.push(rx);
+        viewers.push(tokio::spawn(receiver::run(port, tx, expected_rx.clone())));
+    }
+    for rx in subscribed {
+        tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .map_err(|_| RunError::Timeout("waiting for viewers to subscribe"))?
+            .map_err(|_| RunError::Protocol("a viewer failed before subscribing".into()))?;
+    }
+    // The subscribe has left the viewers; give the servers time to act on it for every viewer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let cpu0 = (
+        cpu_seconds(&format!("/proc/{pid}/stat")),
+        cpu_seconds("/proc/self/stat"),
+    );
+    let start = Instant::now();
+    stdin.write_all(b"GO\n").await?;
+    stdin.flush().await?;
+    let line = tokio::time::timeout(w.duration + Duration::from_secs(30), lines.next_line())
+        .await
+        .map_err(|_| RunError::Timeout("waiting for DONE"))??;
+    let sent: u64 = line
+        .as_deref()
+        .and_then(|l| l.strip_prefix("DONE "))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| RunError::Protocol(format!("expected DONE <sent>, got {line:?}")))?;
+    let _ = expected_tx.send(Some(sent));
+    let mut stats = Vec::new();
+    for v in viewers {
+        let s = v
+            .await
+            .map_err(|e| RunError::Protocol(format!("viewer task: {e}")))??;
+        stats.push(s);
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu1 = (
+        cpu_seconds(&format!("/proc/{pid}/stat")),
+        cpu_seconds("/proc/self/stat"),
+    );
+    drop(stdin);
+    Ok(summarize(
+        kind,
+        sent,
+        stats,
+        cpu1.0 - cpu0.0,
+        cpu1.1 - cpu0.1,
+        wall,
+    ))
+}
+
+fn summarize(
+    kind: Kind,
+    sent: u64,
+    stats: Vec<ViewerStats>,
+    server_cpu: f64,
+    receiver_cpu: f64,
+    wall: f64,
+) -> RunResult {
+    let first = stats.iter().filter_map(|s| s.first).min();
+    let last = stats.iter().filter_map(|s| s.last).max();
+    let window = match (first, last) {
+        (Some(f), Some(l)) => l.duration_since(f).as_secs_f64(),
+        _ => 0.0,
+    };
+    let mut lat: Vec<u64> = stats
+        .iter()
+        .flat_map(|s| s.latencies_ns.iter().copied())
+        .collect();
+    lat.sort_unstable();
+    RunResult {
+        kind,
+        sent,
+        delivered: stats.iter().map(|s| s.messages).sum(),
+        bytes: stats.iter().map(|s| s.bytes).sum(),
+        window,
+        malformed: stats.iter().map(|s| s.malformed).sum(),
+        out_of_order: stats.iter().map(|s| s.out_of_order).sum(),
+        p50_ns: percentile(&lat, 0.50),
+        p99_ns: percentile(&lat, 0.99),
+        server_cpu,
+        receiver_cpu,
+        wall,
+    }
+}
+
+/// Nearest-rank percentile of sorted values; 0 when empty.
+pub fn percentile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// utime + stime of a process from its /proc stat file, in seconds; 0 if unreadable.
+fn cpu_seconds(path: &str) -> f64 {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0.0;
+    };
+    parse_cpu_ticks(&text) as f64 / clock_ticks()
+}
+
+/// The comm field may hold spaces and parentheses: fields are counted after the last ')'.
+fn parse_cpu_ticks(stat: &str) -> u64 {
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return 0;
+    };
+    // After ')': state(3) ppid(4) ... utime(14) stime(15) → indices 11 and 12.
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+    let stime: u64 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+    utime + stime
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing_survives_odd_comm() {
+        let stat = "1234 (a) b (c) S 1 2 3 4 5 6 7 8 9 10 250 17 0 0";
+        assert_eq!(parse_cpu_ticks(stat), 267);
+        assert_eq!(parse_cpu_ticks("garbage"), 0);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 0.5), 50);
+        assert_eq!(percentile(&v, 0.99), 99);
+        assert_eq!(percentile(&[7], 0.99), 7);
+        assert_eq!(percentile(&[], 0.5), 0);
+    }
+
+    #[test]
+    fn own_cpu_time_is_readable() {
+        let t0 = cpu_seconds("/proc/self/stat");
+        let mut x = 0u64;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(60) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0);
+        assert!(cpu_seconds("/proc/self/stat") > t0);
+    }
+}
