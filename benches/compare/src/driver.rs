@@ -58,6 +58,9 @@ pub struct RunResult {
     pub malformed: u64,
     /// Out-of-order frames (should be 0).
     pub out_of_order: u64,
+    /// Sequence numbers skipped mid-stream, summed over viewers (drops the viewer saw as holes;
+    /// the rest of sent − delivered was lost at the tail).
+    pub gaps: u64,
     /// Latency percentiles over all viewers' messages, ns.
     pub p50_ns: u64,
     /// See `p50_ns`.
@@ -182,6 +185,14 @@ async fn drive(child: &mut Child, kind: Kind, w: Workload) -> Result<RunResult, 
         stats.push(s);
     }
     let wall = start.elapsed().as_secs_f64();
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        for s in &stats {
+            eprintln!(
+                "  viewer: {} msgs, gaps {}, max seq {:?} of {sent}",
+                s.messages, s.gaps, s.max_seq
+            );
+        }
+    }
     let cpu1 = (
         cpu_seconds(&format!("/proc/{pid}/stat")),
         cpu_seconds("/proc/self/stat"),
@@ -224,6 +235,7 @@ fn summarize(
         window,
         malformed: stats.iter().map(|s| s.malformed).sum(),
         out_of_order: stats.iter().map(|s| s.out_of_order).sum(),
+        gaps: stats.iter().map(|s| s.gaps).sum(),
         p50_ns: percentile(&lat, 0.50),
         p99_ns: percentile(&lat, 0.99),
         server_cpu,

@@ -59,11 +59,14 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
         /// Source duration of a throughput (flat-out) run, ms.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 1500)]
         flood_ms: u64,
         /// Source duration of a latency (paced) run, ms.
-        #[arg(long, default_value_t = 3000)]
+        #[arg(long, default_value_t = 2000)]
         paced_ms: u64,
+        /// Source duration of one step of the 100 B sustained-rate ramp, ms.
+        #[arg(long, default_value_t = 1000)]
+        ramp_ms: u64,
         /// Also write the report (and a CSV of every run next to it) here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -121,10 +124,11 @@ fn main() -> std::process::ExitCode {
             rounds,
             flood_ms,
             paced_ms,
+            ramp_ms,
             out,
             sizes,
         } => {
-            if let Err(e) = rt.block_on(run_all(rounds, flood_ms, paced_ms, out, sizes)) {
+            if let Err(e) = rt.block_on(run_all(rounds, flood_ms, paced_ms, ramp_ms, out, sizes)) {
                 eprintln!("{e}");
                 return std::process::ExitCode::FAILURE;
             }
@@ -150,7 +154,18 @@ enum BenchError {
     },
 }
 
-fn workloads(flood_ms: u64, paced_ms: u64, sizes: &[usize]) -> (Vec<Workload>, Vec<Workload>) {
+/// The workloads: flat out, paced for latency, and the 100 B ramp of paced rates.
+struct Workloads {
+    flood: Vec<Workload>,
+    paced: Vec<Workload>,
+    ramp: Vec<Workload>,
+}
+
+/// Per-viewer rates of the 100 B ramp; 8 viewers get an eighth of the aggregate range higher up.
+const RAMP_1: [u32; 4] = [25_000, 50_000, 100_000, 200_000];
+const RAMP_8: [u32; 3] = [12_500, 25_000, 50_000];
+
+fn workloads(flood_ms: u64, paced_ms: u64, ramp_ms: u64, sizes: &[usize]) -> Workloads {
     let keep = |s: usize| sizes.is_empty() || sizes.contains(&s);
     let mut flood = Vec::new();
     for size in [100, 64 << 10, 1 << 20] {
@@ -178,20 +193,34 @@ fn workloads(flood_ms: u64, paced_ms: u64, sizes: &[usize]) -> (Vec<Workload>, V
             }
         }
     }
-    (flood, paced)
+    let mut ramp = Vec::new();
+    if keep(100) {
+        for (viewers, rates) in [(1, &RAMP_1[..]), (8, &RAMP_8[..])] {
+            for &rate in rates {
+                ramp.push(Workload {
+                    size: 100,
+                    rate,
+                    viewers,
+                    duration: Duration::from_millis(ramp_ms),
+                });
+            }
+        }
+    }
+    Workloads { flood, paced, ramp }
 }
 
 async fn run_all(
     rounds: usize,
     flood_ms: u64,
     paced_ms: u64,
+    ramp_ms: u64,
     out: Option<PathBuf>,
     sizes: Vec<usize>,
 ) -> Result<(), BenchError> {
-    let (flood, paced) = workloads(flood_ms, paced_ms, &sizes);
-    let header = header(rounds, flood_ms, paced_ms);
+    let Workloads { flood, paced, ramp } = workloads(flood_ms, paced_ms, ramp_ms, &sizes);
+    let header = header(rounds, flood_ms, paced_ms, ramp_ms);
     let mut results = Vec::new();
-    for &w in flood.iter().chain(&paced) {
+    for &w in flood.iter().chain(&paced).chain(&ramp) {
         for round in 0..rounds {
             // Rotate the order so no server always runs first (or right after another's load).
             for i in 0..Kind::ALL.len() {
@@ -223,7 +252,7 @@ async fn run_all(
             }
         }
     }
-    let md = report::markdown(&header, &flood, &paced, &results);
+    let md = report::markdown(&header, &flood, &paced, &ramp, &results);
     println!("{md}");
     if let Some(path) = out {
         let write = |p: &PathBuf, text: &str| {
@@ -241,12 +270,12 @@ async fn run_all(
 fn csv(results: &[(Workload, driver::RunResult)]) -> String {
     let mut s = String::from(
         "kind,size,rate,viewers,sent,delivered,bytes,window_s,msgs_per_s,mb_per_s,p50_ns,p99_ns,\
-         server_cpu_s,receiver_cpu_s,wall_s,malformed,out_of_order\n",
+         server_cpu_s,receiver_cpu_s,wall_s,malformed,out_of_order,gaps\n",
     );
     for (w, r) in results {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{:.6},{:.1},{:.3},{},{},{:.3},{:.3},{:.3},{},{}",
+            "{},{},{},{},{},{},{},{:.6},{:.1},{:.3},{},{},{:.3},{:.3},{:.3},{},{},{}",
             r.kind.name(),
             w.size,
             w.rate,
@@ -263,13 +292,14 @@ fn csv(results: &[(Workload, driver::RunResult)]) -> String {
             r.receiver_cpu,
             r.wall,
             r.malformed,
-            r.out_of_order
+            r.out_of_order,
+            r.gaps
         );
     }
     s
 }
 
-fn header(rounds: usize, flood_ms: u64, paced_ms: u64) -> String {
+fn header(rounds: usize, flood_ms: u64, paced_ms: u64, ramp_ms: u64) -> String {
     let cmd = |c: &str, args: &[&str]| {
         std::process::Command::new(c)
             .args(args)
@@ -292,7 +322,7 @@ fn header(rounds: usize, flood_ms: u64, paced_ms: u64) -> String {
     format!(
         "## Benchmark run {}\n\nMachine: {} × {cpu}, Linux {}; load average at start: {}.\n\
          Rounds: {rounds} (medians shown; delivered/sent sums every round). Throughput runs: source \
-         flat out for {flood_ms} ms. Latency runs: source paced for {paced_ms} ms. MB = 10^6 bytes \
+         flat out for {flood_ms} ms. Latency runs: source paced for {paced_ms} ms. Ramp steps: source paced for {ramp_ms} ms. MB = 10^6 bytes \
          of payload. Per-viewer queue bound for every server: {} messages and {} bytes.\n",
         cmd("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         cmd("nproc", &[]),

@@ -43,6 +43,10 @@ pub struct ViewerStats {
     pub malformed: u64,
     /// Frames whose sequence number was not larger than the previous one.
     pub out_of_order: u64,
+    /// Sequence numbers skipped (a later message arrived before them).
+    pub gaps: u64,
+    /// Highest sequence number seen.
+    pub max_seq: Option<u64>,
     /// Receipt time of the first and last message.
     pub first: Option<Instant>,
     /// See `first`.
@@ -144,8 +148,11 @@ fn record(stats: &mut ViewerStats, last_seq: &mut Option<u64>, data: &[u8], now:
     stats.first.get_or_insert(now);
     stats.last = Some(now);
     stats.latencies_ns.push(recv_ns.saturating_sub(sent_ns));
-    if last_seq.is_some_and(|l| seq <= l) {
-        stats.out_of_order += 1;
+    match *last_seq {
+        Some(l) if seq <= l => stats.out_of_order += 1,
+        Some(l) => stats.gaps += seq - l - 1,
+        None => stats.gaps += seq,
     }
+    stats.max_seq = stats.max_seq.max(Some(seq));
     *last_seq = Some(seq);
 }
