@@ -73,6 +73,9 @@ enum Cmd {
         /// Only workloads whose payload is one of these sizes (bytes); default all.
         #[arg(long, value_delimiter = ',')]
         sizes: Vec<usize>,
+        /// Only these servers (for profiling one; ratios need all three); default all.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        kinds: Vec<Kind>,
     },
     /// One server process (started by `run`).
     Server {
@@ -127,8 +130,11 @@ fn main() -> std::process::ExitCode {
             ramp_ms,
             out,
             sizes,
+            kinds,
         } => {
-            if let Err(e) = rt.block_on(run_all(rounds, flood_ms, paced_ms, ramp_ms, out, sizes)) {
+            if let Err(e) = rt.block_on(run_all(
+                rounds, flood_ms, paced_ms, ramp_ms, out, sizes, kinds,
+            )) {
                 eprintln!("{e}");
                 return std::process::ExitCode::FAILURE;
             }
@@ -216,6 +222,7 @@ async fn run_all(
     ramp_ms: u64,
     out: Option<PathBuf>,
     sizes: Vec<usize>,
+    kinds: Vec<Kind>,
 ) -> Result<(), BenchError> {
     let Workloads { flood, paced, ramp } = workloads(flood_ms, paced_ms, ramp_ms, &sizes);
     let header = header(rounds, flood_ms, paced_ms, ramp_ms);
@@ -225,6 +232,9 @@ async fn run_all(
             // Rotate the order so no server always runs first (or right after another's load).
             for i in 0..Kind::ALL.len() {
                 let kind = Kind::ALL[(i + round) % Kind::ALL.len()];
+                if !kinds.is_empty() && !kinds.contains(&kind) {
+                    continue;
+                }
                 let r = driver::run_once(kind, w)
                     .await
                     .map_err(|source| BenchError::Run {
