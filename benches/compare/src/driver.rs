@@ -8,6 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, watch};
 
+use crate::cpu::Snapshot;
 use crate::receiver::{self, ViewerStats};
 use crate::Kind;
 
@@ -65,7 +66,8 @@ pub struct RunResult {
     pub p50_ns: u64,
     /// See `p50_ns`.
     pub p99_ns: u64,
-    /// Server process CPU (user + system) from GO to the end of the drain, seconds.
+    /// Server process CPU (every thread, the source's included) from GO to the end of the drain,
+    /// seconds.
     pub server_cpu: f64,
     /// This (receiver) process's CPU over the same span, seconds.
     pub receiver_cpu: f64,
@@ -161,21 +163,24 @@ async fn drive(child: &mut Child, kind: Kind, w: Workload) -> Result<RunResult, 
     // The subscribe has left the viewers; give the servers time to act on it for every viewer.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let cpu0 = (
-        cpu_seconds(&format!("/proc/{pid}/stat")),
-        cpu_seconds("/proc/self/stat"),
-    );
+    let server_pid = pid.to_string();
+    let cpu0 = (Snapshot::take(&server_pid), Snapshot::take("self"));
     let start = Instant::now();
     stdin.write_all(b"GO\n").await?;
     stdin.flush().await?;
     let line = tokio::time::timeout(w.duration + Duration::from_secs(30), lines.next_line())
         .await
         .map_err(|_| RunError::Timeout("waiting for DONE"))??;
-    let sent: u64 = line
+    let done: Option<(u64, u64)> = line
         .as_deref()
         .and_then(|l| l.strip_prefix("DONE "))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| RunError::Protocol(format!("expected DONE <sent>, got {line:?}")))?;
+        .and_then(|rest| {
+            let mut f = rest.split_whitespace().map(|n| n.parse().ok());
+            Some((f.next()??, f.next()??))
+        });
+    let (sent, source_cpu_ns) = done.ok_or_else(|| {
+        RunError::Protocol(format!("expected DONE <sent> <cpu ns>, got {line:?}"))
+    })?;
     let _ = expected_tx.send(Some(sent));
     let mut stats = Vec::new();
     for v in viewers {
@@ -193,17 +198,14 @@ async fn drive(child: &mut Child, kind: Kind, w: Workload) -> Result<RunResult, 
             );
         }
     }
-    let cpu1 = (
-        cpu_seconds(&format!("/proc/{pid}/stat")),
-        cpu_seconds("/proc/self/stat"),
-    );
+    let cpu1 = (Snapshot::take(&server_pid), Snapshot::take("self"));
     drop(stdin);
     Ok(summarize(
         kind,
         sent,
         stats,
-        cpu1.0 - cpu0.0,
-        cpu1.1 - cpu0.1,
+        cpu0.0.seconds_until(&cpu1.0) + source_cpu_ns as f64 / 1e9,
+        cpu0.1.seconds_until(&cpu1.1),
         wall,
     ))
 }
@@ -253,49 +255,9 @@ pub fn percentile(sorted: &[u64], q: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// utime + stime of a process from its /proc stat file, in seconds; 0 if unreadable.
-fn cpu_seconds(path: &str) -> f64 {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return 0.0;
-    };
-    parse_cpu_ticks(&text) as f64 / clock_ticks()
-}
-
-/// The comm field may hold spaces and parentheses: fields are counted after the last ')'.
-fn parse_cpu_ticks(stat: &str) -> u64 {
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return 0;
-    };
-    // After ')': state(3) ppid(4) ... utime(14) stime(15) → indices 11 and 12.
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
-    let stime: u64 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
-    utime + stime
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_parsing_survives_odd_comm() {
-        let stat = "1234 (a) b (c) S 1 2 3 4 5 6 7 8 9 10 250 17 0 0";
-        assert_eq!(parse_cpu_ticks(stat), 267);
-        assert_eq!(parse_cpu_ticks("garbage"), 0);
-    }
 
     #[test]
     fn percentiles_are_nearest_rank() {
@@ -304,17 +266,5 @@ mod tests {
         assert_eq!(percentile(&v, 0.99), 99);
         assert_eq!(percentile(&[7], 0.99), 7);
         assert_eq!(percentile(&[], 0.5), 0);
-    }
-
-    #[test]
-    fn own_cpu_time_is_readable() {
-        let t0 = cpu_seconds("/proc/self/stat");
-        let mut x = 0u64;
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(60) {
-            x = x.wrapping_add(std::hint::black_box(1));
-        }
-        assert!(x > 0);
-        assert!(cpu_seconds("/proc/self/stat") > t0);
     }
 }

@@ -5,6 +5,7 @@
 //! run so servers never share a process or runtime with the receiver. See docs/BENCHMARK.md.
 
 mod ceiling;
+mod cpu;
 mod driver;
 mod payload;
 mod receiver;
@@ -62,7 +63,7 @@ enum Cmd {
         #[arg(long, default_value_t = 1500)]
         flood_ms: u64,
         /// Source duration of a latency (paced) run, ms.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 3000)]
         paced_ms: u64,
         /// Source duration of one step of the 100 B sustained-rate ramp, ms.
         #[arg(long, default_value_t = 1000)]

@@ -1,7 +1,7 @@
 //! `gateway-bench server`: one server process (gateway, SDK or ceiling) fed by the source.
 //!
 //! Protocol with the driver, one line each on stdout/stdin: the server prints `READY <port>`,
-//! waits for `GO`, waits until a viewer has subscribed, publishes, prints `DONE <sent>`, and exits
+//! waits for `GO`, waits until a viewer has subscribed, publishes, prints `DONE <sent> <source CPU ns>`, and exits
 //! when stdin closes.
 
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::payload::{TOPIC, TYPE_NAME};
-use crate::source::{self, Load};
+use crate::source::{self, Load, Sent};
 use crate::{ceiling, Kind};
 
 /// Why a server could not run.
@@ -79,11 +79,13 @@ pub async fn run(kind: Kind, load: Load) -> Result<(), ServerError> {
                 sim.add_publisher(TOPIC, TYPE_NAME, "/bench_source", Default::default());
             ready(gw.local_addr().port(), &mut stdin).await?;
             wait_for(|| sim.gateway_subscriptions(TOPIC) > 0).await?;
-            let sent = publish(load, move |buf| {
-                publisher.publish(Bytes::copy_from_slice(buf))
-            })
-            .await?;
+            // Kept alive until the end: when a topic's last publisher leaves, the gateway
+            // unadvertises it and drops what is still queued for it.
+            let publisher = Arc::new(publisher);
+            let p = publisher.clone();
+            let sent = publish(load, move |buf| p.publish(Bytes::copy_from_slice(buf))).await?;
             done(sent, &mut stdin).await?;
+            drop(publisher);
             gw.shutdown(Duration::from_millis(200)).await;
         }
         Kind::Sdk => {
@@ -103,8 +105,10 @@ pub async fn run(kind: Kind, load: Load) -> Result<(), ServerError> {
             ready(server.port(), &mut stdin).await?;
             let ch = channel.clone();
             wait_for(move || ch.has_sinks()).await?;
-            let sent = publish(load, move |buf| channel.log(buf)).await?;
+            let ch = channel.clone();
+            let sent = publish(load, move |buf| ch.log(buf)).await?;
             done(sent, &mut stdin).await?;
+            drop(channel);
             // Stopping waits for viewers to close; the driver closes them right after.
             drop(server.stop());
         }
@@ -120,7 +124,7 @@ pub async fn run(kind: Kind, load: Load) -> Result<(), ServerError> {
     Ok(())
 }
 
-async fn publish<F>(load: Load, f: F) -> Result<u64, ServerError>
+async fn publish<F>(load: Load, f: F) -> Result<Sent, ServerError>
 where
     F: FnMut(&[u8]) + Send + 'static,
 {
@@ -141,11 +145,11 @@ where
     }
 }
 
-async fn done<R>(sent: u64, stdin: &mut tokio::io::Lines<BufReader<R>>) -> Result<(), ServerError>
+async fn done<R>(sent: Sent, stdin: &mut tokio::io::Lines<BufReader<R>>) -> Result<(), ServerError>
 where
     R: tokio::io::AsyncRead + Unpin,
 {
-    println!("DONE {sent}");
+    println!("DONE {} {}", sent.messages, sent.cpu_ns);
     // Keep serving (the queues drain) until the driver has its numbers and closes stdin.
     while stdin.next_line().await?.is_some() {}
     Ok(())

@@ -18,18 +18,27 @@ pub struct Load {
     pub duration: Duration,
 }
 
-/// Publish for `load.duration` on a dedicated thread, calling `publish` with the stamped payload;
-/// returns how many messages were handed to the server.
+/// What the source did.
+#[derive(Debug, Clone, Copy)]
+pub struct Sent {
+    /// Messages handed to the server.
+    pub messages: u64,
+    /// CPU time of the source thread, ns (it has exited before the driver can read it).
+    pub cpu_ns: u64,
+}
+
+/// Publish for `load.duration` on a dedicated thread, calling `publish` with the stamped payload.
 ///
 /// The buffer is reused: each server's publish call takes exactly the copy its API needs, so the
 /// source costs the same for all three.
-pub fn run<F>(load: Load, mut publish: F) -> std::io::Result<u64>
+pub fn run<F>(load: Load, mut publish: F) -> std::io::Result<Sent>
 where
     F: FnMut(&[u8]) + Send + 'static,
 {
     let handle = std::thread::Builder::new()
         .name(THREAD_NAME.into())
         .spawn(move || {
+            let cpu0 = crate::cpu::this_thread_ns();
             let mut buf = payload::template(load.size);
             let start = Instant::now();
             let period = if load.rate == 0 {
@@ -54,7 +63,10 @@ where
                 publish(&buf);
                 seq += 1;
             }
-            seq
+            Sent {
+                messages: seq,
+                cpu_ns: crate::cpu::this_thread_ns().saturating_sub(cpu0),
+            }
         })?;
     handle
         .join()
