@@ -47,8 +47,10 @@ pub struct Workload {
 pub struct RunResult {
     /// Which server.
     pub kind: Kind,
-    /// Messages the source handed to the server.
+    /// Messages the source handed to the server (the flat-out ceiling: the most one viewer got).
     pub sent: u64,
+    /// Deliveries expected over all viewers: sent × viewers, or what the flat-out ceiling pushed.
+    pub expected: u64,
     /// Messages received, summed over viewers.
     pub delivered: u64,
     /// Payload bytes received, summed over viewers.
@@ -69,6 +71,8 @@ pub struct RunResult {
     /// Server process CPU (every thread, the source's included) from GO to the end of the drain,
     /// seconds.
     pub server_cpu: f64,
+    /// Of `server_cpu`, the source thread's (payload stamping and the server's publish call).
+    pub source_cpu: f64,
     /// This (receiver) process's CPU over the same span, seconds.
     pub receiver_cpu: f64,
     /// GO to the end of the drain, seconds.
@@ -171,16 +175,18 @@ async fn drive(child: &mut Child, kind: Kind, w: Workload) -> Result<RunResult, 
     let line = tokio::time::timeout(w.duration + Duration::from_secs(30), lines.next_line())
         .await
         .map_err(|_| RunError::Timeout("waiting for DONE"))??;
-    let done: Option<(u64, u64)> = line
+    // `DONE <sent> <source cpu ns> [<expected deliveries, all viewers>]`
+    let done: Option<(u64, u64, Option<u64>)> = line
         .as_deref()
         .and_then(|l| l.strip_prefix("DONE "))
         .and_then(|rest| {
             let mut f = rest.split_whitespace().map(|n| n.parse().ok());
-            Some((f.next()??, f.next()??))
+            Some((f.next()??, f.next()??, f.next().flatten()))
         });
-    let (sent, source_cpu_ns) = done.ok_or_else(|| {
+    let (sent, source_cpu_ns, expected) = done.ok_or_else(|| {
         RunError::Protocol(format!("expected DONE <sent> <cpu ns>, got {line:?}"))
     })?;
+    let expected = expected.unwrap_or(sent * w.viewers as u64);
     let _ = expected_tx.send(Some(sent));
     let mut stats = Vec::new();
     for v in viewers {
@@ -203,8 +209,12 @@ async fn drive(child: &mut Child, kind: Kind, w: Workload) -> Result<RunResult, 
     Ok(summarize(
         kind,
         sent,
+        expected,
         stats,
-        cpu0.0.seconds_until(&cpu1.0) + source_cpu_ns as f64 / 1e9,
+        (
+            cpu0.0.seconds_until(&cpu1.0) + source_cpu_ns as f64 / 1e9,
+            source_cpu_ns as f64 / 1e9,
+        ),
         cpu0.1.seconds_until(&cpu1.1),
         wall,
     ))
@@ -213,8 +223,9 @@ async fn drive(child: &mut Child, kind: Kind, w: Workload) -> Result<RunResult, 
 fn summarize(
     kind: Kind,
     sent: u64,
+    expected: u64,
     stats: Vec<ViewerStats>,
-    server_cpu: f64,
+    (server_cpu, source_cpu): (f64, f64),
     receiver_cpu: f64,
     wall: f64,
 ) -> RunResult {
@@ -232,6 +243,7 @@ fn summarize(
     RunResult {
         kind,
         sent,
+        expected,
         delivered: stats.iter().map(|s| s.messages).sum(),
         bytes: stats.iter().map(|s| s.bytes).sum(),
         window,
@@ -241,6 +253,7 @@ fn summarize(
         p50_ns: percentile(&lat, 0.50),
         p99_ns: percentile(&lat, 0.99),
         server_cpu,
+        source_cpu,
         receiver_cpu,
         wall,
     }

@@ -281,12 +281,12 @@ async fn run_all(
 fn csv(results: &[(Workload, driver::RunResult)]) -> String {
     let mut s = String::from(
         "kind,size,rate,viewers,sent,delivered,bytes,window_s,msgs_per_s,mb_per_s,p50_ns,p99_ns,\
-         server_cpu_s,receiver_cpu_s,wall_s,malformed,out_of_order,gaps\n",
+         server_cpu_s,source_cpu_s,receiver_cpu_s,wall_s,malformed,out_of_order,gaps\n",
     );
     for (w, r) in results {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{:.6},{:.1},{:.3},{},{},{:.3},{:.3},{:.3},{},{},{}",
+            "{},{},{},{},{},{},{},{:.6},{:.1},{:.3},{},{},{:.3},{:.3},{:.3},{:.3},{},{},{}",
             r.kind.name(),
             w.size,
             w.rate,
@@ -300,6 +300,7 @@ fn csv(results: &[(Workload, driver::RunResult)]) -> String {
             r.p50_ns,
             r.p99_ns,
             r.server_cpu,
+            r.source_cpu,
             r.receiver_cpu,
             r.wall,
             r.malformed,

@@ -16,6 +16,9 @@ pub const TOPIC: &str = "/bench";
 pub const DATA_OFFSET: usize = 4 + 8 + 8 + 8 + 4;
 /// Where the sequence number (u64 LE) sits; the send time (u64 LE, ns) follows it.
 pub const SEQ_OFFSET: usize = DATA_OFFSET;
+/// Sequence number of a message that has none (the ceiling's pre-built frames): counted, but
+/// neither ordered nor timed.
+pub const UNSEQUENCED: u64 = u64::MAX;
 /// Smallest payload that still holds the sequence number and the timestamp.
 pub const MIN_SIZE: usize = DATA_OFFSET + 16;
 

@@ -147,6 +147,9 @@ fn record(stats: &mut ViewerStats, last_seq: &mut Option<u64>, data: &[u8], now:
     stats.bytes += (data.len() - 13) as u64;
     stats.first.get_or_insert(now);
     stats.last = Some(now);
+    if seq == payload::UNSEQUENCED {
+        return;
+    }
     stats.latencies_ns.push(recv_ns.saturating_sub(sent_ns));
     match *last_seq {
         Some(l) if seq <= l => stats.out_of_order += 1,

@@ -27,18 +27,19 @@ impl Cell<'_> {
     fn mbs(&self) -> f64 {
         self.median(RunResult::mb_per_s)
     }
-    /// Delivered and expected over all rounds (expected = sent × viewers).
-    fn delivered(&self, viewers: usize) -> (u64, u64) {
+    /// Delivered and expected over all rounds (expected = sent × viewers, except for the
+    /// flat-out ceiling, which reports what it pushed).
+    fn delivered(&self) -> (u64, u64) {
         let d = self.runs.iter().map(|r| r.delivered).sum();
-        let s = self.runs.iter().map(|r| r.sent * viewers as u64).sum();
+        let s = self.runs.iter().map(|r| r.expected).sum();
         (d, s)
     }
-    /// Server CPU seconds per second of run.
+    /// Server CPU seconds per second of the receipt window (the drain tail is idle time).
     fn server_load(&self) -> f64 {
-        self.median(|r| r.server_cpu / r.wall.max(1e-9))
+        self.median(|r| r.server_cpu / r.window.max(1e-3))
     }
     fn receiver_load(&self) -> f64 {
-        self.median(|r| r.receiver_cpu / r.wall.max(1e-9))
+        self.median(|r| r.receiver_cpu / r.window.max(1e-3))
     }
     /// Server CPU µs per delivered message.
     fn cpu_per_msg_us(&self) -> f64 {
@@ -98,8 +99,8 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
-fn delivered_text(c: &Cell, viewers: usize) -> String {
-    let (d, s) = c.delivered(viewers);
+fn delivered_text(c: &Cell) -> String {
+    let (d, s) = c.delivered();
     if s == 0 {
         return "–".into();
     }
@@ -121,9 +122,9 @@ pub fn markdown(
     let _ = writeln!(
         out,
         "| payload | viewers | server | delivered msg/s | MB/s | delivered/sent (all rounds) | \
-         server CPU (cores) | server CPU µs/msg | receiver CPU (cores) | msg/s vs SDK | MB/s vs ceiling |"
+         server CPU (cores) | of which source | server CPU µs/msg | receiver CPU (cores) | msg/s vs SDK | MB/s vs ceiling |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &w in flood {
         let row = Row::new(w, results);
         let sdk = row.cell(Kind::Sdk).msgs();
@@ -131,14 +132,15 @@ pub fn markdown(
         for (k, c) in &row.cells {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.0} | {:.1} | {} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {:.1} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
                 size_name(w.size),
                 w.viewers,
                 k.name(),
                 c.msgs(),
                 c.mbs(),
-                delivered_text(c, w.viewers),
+                delivered_text(c),
                 c.server_load(),
+                c.median(|r| r.source_cpu / r.window.max(1e-3)),
                 c.cpu_per_msg_us(),
                 c.receiver_load(),
                 ratio(c.msgs(), sdk),
@@ -165,7 +167,7 @@ pub fn markdown(
                 k.name(),
                 c.median(|r| r.p50_ns as f64 / 1e6),
                 c.median(|r| r.p99_ns as f64 / 1e6),
-                delivered_text(c, w.viewers),
+                delivered_text(c),
                 c.server_load(),
                 c.cpu_per_msg_us(),
             );
@@ -192,7 +194,7 @@ pub fn markdown(
                 let mark = if clean(c, w) { "✓" } else { "✗" };
                 format!(
                     "{mark} {} at {:.0}/s, rx {:.2} cores",
-                    delivered_text(c, w.viewers),
+                    delivered_text(c),
                     c.median(|r| r.sent as f64 / w.duration.as_secs_f64()),
                     c.receiver_load()
                 )
@@ -224,7 +226,7 @@ const SOURCE_KEPT_UP: f64 = 0.95;
 
 /// Every round delivered everything at (nearly) the asked rate.
 fn clean(c: &Cell, w: Workload) -> bool {
-    let (d, s) = c.delivered(w.viewers);
+    let (d, s) = c.delivered();
     let want = f64::from(w.rate) * w.duration.as_secs_f64() * SOURCE_KEPT_UP;
     !c.runs.is_empty() && d == s && c.runs.iter().all(|r| r.sent as f64 >= want)
 }
@@ -277,7 +279,7 @@ fn targets(
     for &w in flood {
         let row = Row::new(w, results);
         let gw = row.cell(Kind::Gateway);
-        let (d, s) = gw.delivered(w.viewers);
+        let (d, s) = gw.delivered();
         if w.size < 1024 {
             let r = gw.msgs() / row.cell(Kind::Sdk).msgs();
             let _ = writeln!(

@@ -1,7 +1,7 @@
 //! `gateway-bench server`: one server process (gateway, SDK or ceiling) fed by the source.
 //!
 //! Protocol with the driver, one line each on stdout/stdin: the server prints `READY <port>`,
-//! waits for `GO`, waits until a viewer has subscribed, publishes, prints `DONE <sent> <source CPU ns>`, and exits
+//! waits for `GO`, waits until a viewer has subscribed, publishes, prints `DONE <sent> <source CPU ns> [<expected deliveries>]`, and exits
 //! when stdin closes.
 
 use std::path::PathBuf;
@@ -117,8 +117,15 @@ pub async fn run(kind: Kind, load: Load) -> Result<(), ServerError> {
             ready(server.port(), &mut stdin).await?;
             let s = server.clone();
             wait_for(move || s.subscribers() > 0).await?;
-            let sent = publish(load, move |buf| server.publish(buf)).await?;
-            done(sent, &mut stdin).await?;
+            if load.rate == 0 {
+                // Flat out, the ceiling has no source: pre-built frames, pushed per viewer.
+                let (max, total) = server.push_prebuilt(load.size, load.duration).await;
+                println!("DONE {max} 0 {total}");
+                while stdin.next_line().await?.is_some() {}
+            } else {
+                let sent = publish(load, move |buf| server.publish(buf)).await?;
+                done(sent, &mut stdin).await?;
+            }
         }
     }
     Ok(())
