@@ -169,8 +169,8 @@ struct Workloads {
 }
 
 /// Per-viewer rates of the 100 B ramp; 8 viewers get an eighth of the aggregate range higher up.
-const RAMP_1: [u32; 4] = [25_000, 50_000, 100_000, 200_000];
-const RAMP_8: [u32; 3] = [12_500, 25_000, 50_000];
+const RAMP_1: [u32; 4] = [100_000, 200_000, 400_000, 800_000];
+const RAMP_8: [u32; 4] = [25_000, 50_000, 100_000, 200_000];
 
 fn workloads(flood_ms: u64, paced_ms: u64, ramp_ms: u64, sizes: &[usize]) -> Workloads {
     let keep = |s: usize| sizes.is_empty() || sizes.contains(&s);

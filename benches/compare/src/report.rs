@@ -122,9 +122,9 @@ pub fn markdown(
     let _ = writeln!(
         out,
         "| payload | viewers | server | delivered msg/s | MB/s | delivered/sent (all rounds) | \
-         server CPU (cores) | of which source | server CPU µs/msg | receiver CPU (cores) | msg/s vs SDK | MB/s vs ceiling |"
+         server CPU (cores) | of which source | server CPU µs/msg | same, source excluded | receiver CPU (cores) | msg/s vs SDK | MB/s vs ceiling |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &w in flood {
         let row = Row::new(w, results);
         let sdk = row.cell(Kind::Sdk).msgs();
@@ -132,7 +132,7 @@ pub fn markdown(
         for (k, c) in &row.cells {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.0} | {:.1} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                "| {} | {} | {} | {:.0} | {:.1} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |",
                 size_name(w.size),
                 w.viewers,
                 k.name(),
@@ -142,6 +142,7 @@ pub fn markdown(
                 c.server_load(),
                 c.median(|r| r.source_cpu / r.window.max(1e-3)),
                 c.cpu_per_msg_us(),
+                c.median(|r| (r.server_cpu - r.source_cpu) * 1e6 / (r.delivered.max(1) as f64)),
                 c.receiver_load(),
                 ratio(c.msgs(), sdk),
                 ratio(c.mbs(), ceil),
@@ -269,11 +270,16 @@ fn targets(
             ""
         };
         let ok = s > 0 && g >= 2 * s || s == 0 && g > 0;
+        // Both clean at the top step: the ramp did not find either limit.
+        let judged = if s == top && g == top {
+            "inconclusive: both clean at the top of the ramp".to_string()
+        } else {
+            verdict(ok).to_string()
+        };
         let _ = writeln!(
             out,
             "- 100 B to {v} viewer(s), nothing dropped: highest clean rate per viewer: gateway {g}/s{capped}, \
-             SDK {s}/s, ceiling {c}/s (target gateway ≥ 2× SDK: {}).",
-            verdict(ok)
+             SDK {s}/s, ceiling {c}/s (target gateway ≥ 2× SDK: {judged}).",
         );
     }
     for &w in flood {
