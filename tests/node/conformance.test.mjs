@@ -507,6 +507,36 @@ for (const subprotocol of SUBPROTOCOLS) {
       assert.deepEqual(conn.errors, [], "the client raised errors");
     });
 
+    test("a client message that does not fit its type is refused with an error status", { timeout: 15_000 }, async () => {
+      const conn = await connect();
+      const out = await conn.waitForChannel("/conformance/out", { timeoutMs: 5000 });
+      const outSub = conn.subscribe(out.id);
+      const json = conn.client.advertise({
+        topic: "/conformance/in",
+        encoding: "json",
+        schemaName: "geometry_msgs/msg/Twist",
+      });
+      const utf8 = new TextEncoder();
+      const refused = conn.waitFor("status", (s) => s.level === 2 && s.message.includes("linear.x"), {
+        timeoutMs: 3000,
+        what: "an error status naming linear.x",
+        describe: (s) => JSON.stringify(s),
+      });
+      conn.client.sendMessage(json, utf8.encode('{"linear": {"x": "fast"}}'));
+      await refused;
+      // Nothing of it reached ROS, and the connection still works for a good message.
+      const leaked = await conn.collect(300);
+      assert.equal((leaked.get(outSub) ?? []).length, 0, "a refused message was echoed");
+      await publishUntilEcho(conn, {
+        clientChannelId: json,
+        payload: utf8.encode('{"angular": {"z": -1}}'),
+        outSub,
+        outChannel: out,
+        expected: { linear: { x: 0, y: 0, z: 0 }, angular: { x: 0, y: 0, z: -1 } },
+      });
+      assertGatewayAlive();
+    });
+
     test("unsubscribe stops that subscription's data and only that", { timeout: 15_000 }, async () => {
       const conn = await connect();
       await conn.waitForChannels(["/chatter", "/sim/twist"], { timeoutMs: 5000 });
