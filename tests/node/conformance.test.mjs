@@ -11,6 +11,8 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { isDeepStrictEqual, inspect } from "node:util";
 
+import WebSocket from "ws";
+
 import { decodeXcdr1, isConstantsOnly, parseRos2msg, readerFor, writerFor } from "./lib/cdr.mjs";
 import { Connection, delay, payloadBytes } from "./lib/connection.mjs";
 import {
@@ -336,6 +338,26 @@ for (const subprotocol of SUBPROTOCOLS) {
       assert.ok(info.metadata.ROS_DISTRO.length > 0, "metadata.ROS_DISTRO is empty");
       if (info.sessionId !== undefined) assert.equal(typeof info.sessionId, "string");
       assert.deepEqual(conn.errors, [], "the client raised errors");
+      assertGatewayAlive();
+    });
+
+    test("a client offering no supported subprotocol is refused", { timeout: 10_000 }, async () => {
+      // Raw `ws`, to see the HTTP answer: the upgrade must be refused (the SDK answers 400), not
+      // accepted without a subprotocol or with one the client never offered.
+      const ws = new WebSocket(gateway.url, [`${subprotocol}.99`]);
+      const outcome = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve("no answer within 3 s"), 3000);
+        const finish = (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        };
+        ws.on("unexpected-response", (_req, res) => finish(res.statusCode));
+        ws.on("open", () => finish(`accepted with subprotocol ${JSON.stringify(ws.protocol)}`));
+        ws.on("error", (err) => finish(`error: ${err.message}`));
+      });
+      ws.terminate();
+      assert.equal(typeof outcome, "number", `upgrade was not refused: ${outcome}`);
+      assert.ok(outcome >= 400 && outcome < 500, `refused with HTTP ${outcome}, expected 4xx`);
       assertGatewayAlive();
     });
 
