@@ -40,7 +40,8 @@ fn basic_value() -> Value {
 
 /// Every primitive once: bool/byte/char at 0..3, f32 aligned to 4, f64 to 8, then the
 /// integers each at their own alignment; int64 at payload offset 32 (8-aligned, not 4).
-/// (Cross-checked: `MessageWriter` writes the same bytes for BasicTypes with these values.)
+/// (Cross-checked: `MessageWriter` from `@foxglove/rosmsg2-serialization` 3.1.0 writes exactly
+/// these bytes for this definition and these values.)
 const BASIC_LE: &str = "00010000
     01 ff 41 00  0000c03f
     00000000 000000c0
@@ -72,6 +73,7 @@ fn every_primitive_big_endian_decodes() {
     assert_eq!(cdr_to_json(&s, &be).unwrap(), basic_value());
 }
 
+/// Cross-checked against `MessageWriter` like [`BASIC_LE`].
 #[test]
 fn strings_sequences_and_fixed_arrays() {
     let s = schema(&[(
@@ -94,6 +96,8 @@ fn strings_sequences_and_fixed_arrays() {
     assert_eq!(cdr_to_json(&s, &bytes).unwrap(), v);
 }
 
+/// Fast-CDR 2 and `@foxglove/cdr` align an array only when it has elements (cross-checked
+/// against `MessageWriter`).
 #[test]
 fn empty_sequences_add_no_padding() {
     let s = schema(&[("t/msg/E", "float64[] d\nuint8 b")]);

@@ -26,6 +26,7 @@ mod graph;
 pub mod outbox;
 mod publish;
 pub mod router;
+pub mod session;
 
 pub use outbox::{CloseReason, Control, DataItem, Limits, Outbox, Outgoing};
 use router::Router;

@@ -93,8 +93,8 @@ impl Hub {
         Ok(())
     }
 
-    /// The definition to publish with: the viewer's own `ros2msg` text if it sent one that
-    /// parses, else ours from the ament index.
+    /// The definition to publish with: ours from the ament index (what the robot's nodes use),
+    /// else the viewer's own `ros2msg` text if it sent one that parses and is of sane size.
     fn resolve_client_schema(
         &self,
         ch: &ClientChannel,
@@ -104,22 +104,31 @@ impl Hub {
             schema_name: ch.schema_name.clone(),
             reason,
         };
-        let local = self.schemas.message(&ch.schema_name);
+        let local_err = match self.schemas.message(&ch.schema_name) {
+            Ok(s) => return Ok(s),
+            Err(e) => e,
+        };
         let provided = ch
             .schema
             .as_deref()
             .filter(|s| !s.is_empty())
             .filter(|_| matches!(ch.schema_encoding.as_deref(), None | Some("ros2msg")));
-        match (provided, local) {
-            (Some(text), local) => match schema::parse_ros2msg(&ch.schema_name, text) {
-                Ok(s) => Ok(Arc::new(s)),
-                Err(e) => {
-                    local.map_err(|_| unresolved(format!("the schema sent does not parse: {e}")))
-                }
-            },
-            (None, Ok(s)) => Ok(s),
-            (None, Err(e)) => Err(unresolved(e.to_string())),
+        let Some(text) = provided else {
+            return Err(unresolved(local_err.to_string()));
+        };
+        let schema = schema::parse_ros2msg(&ch.schema_name, text)
+            .map_err(|e| unresolved(format!("{local_err}; the schema sent does not parse: {e}")))?;
+        // A schema from a viewer could declare `uint8[4000000000] x`: even `{}` would then
+        // encode to gigabytes. Refuse types whose smallest message exceeds what a viewer may send.
+        let limit = self.config.max_incoming_message_size as u64;
+        let min = min_encoded_size(&schema, &schema.name, 0);
+        if min > limit {
+            return Err(unresolved(format!(
+                "the schema sent describes messages of at least {min} bytes, over the \
+                 {limit}-byte limit (max_incoming_message_size)"
+            )));
         }
+        Ok(Arc::new(schema))
     }
 
     /// A viewer withdraws a client channel.
@@ -213,6 +222,42 @@ impl Hub {
     }
 }
 
+/// A lower bound on the CDR size of a message of type `name` (alignment ignored), saturating.
+fn min_encoded_size(schema: &ResolvedSchema, name: &str, depth: usize) -> u64 {
+    use crate::schema::{ArrayKind, BaseType, Primitive};
+    let Some(def) = schema.get(name) else {
+        return 0;
+    };
+    if depth > 64 {
+        return u64::MAX;
+    }
+    let mut total: u64 = 0;
+    for f in &def.fields {
+        let element = match &f.base {
+            BaseType::Primitive(p) => match p {
+                Primitive::Bool
+                | Primitive::Byte
+                | Primitive::Char
+                | Primitive::Int8
+                | Primitive::Uint8 => 1,
+                Primitive::Int16 | Primitive::Uint16 => 2,
+                Primitive::Int32 | Primitive::Uint32 | Primitive::Float32 => 4,
+                Primitive::Int64 | Primitive::Uint64 | Primitive::Float64 => 8,
+                Primitive::String(_) => 5,
+                Primitive::WString(_) => 4,
+            },
+            BaseType::Message(m) => min_encoded_size(schema, m, depth + 1),
+        };
+        let size = match f.array {
+            ArrayKind::Scalar => element,
+            ArrayKind::Fixed(n) => element.saturating_mul(u64::from(n)),
+            ArrayKind::Bounded(_) | ArrayKind::Unbounded => 4,
+        };
+        total = total.saturating_add(size);
+    }
+    total
+}
+
 /// The CDR encapsulation header: 2 bytes of representation id (CDR/PL_CDR/XCDR2, BE or LE)
 /// and 2 bytes of options. Anything else would be handed to the middleware as garbage.
 fn check_encapsulation(payload: &[u8]) -> Result<(), &'static str> {
@@ -247,6 +292,18 @@ fn zero_velocity(schema: &ResolvedSchema, last: &[u8]) -> Result<Vec<u8>, cdr::C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_fixed_arrays_are_measured() {
+        let s = schema::parse_ros2msg(
+            "a/msg/A",
+            "uint8[4000000000] x\nB[1000] b\n===\nMSG: a/B\nfloat64[1000000] y\n",
+        )
+        .unwrap();
+        assert!(min_encoded_size(&s, "a/msg/A", 0) >= 4_000_000_000 + 8_000_000_000);
+        let s = schema::parse_ros2msg("a/msg/T", "float64 x\nstring s\nint32[] v\n").unwrap();
+        assert_eq!(min_encoded_size(&s, "a/msg/T", 0), 8 + 5 + 4);
+    }
 
     #[test]
     fn encapsulation_header() {

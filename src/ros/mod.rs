@@ -14,7 +14,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+pub mod graph;
 pub mod qos;
+#[cfg(feature = "ros2")]
+pub mod r2r_backend;
 pub mod scenario;
 pub mod sim;
 

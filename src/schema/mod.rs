@@ -5,6 +5,20 @@
 //! The parsed form ([`MessageDefinition`]) is what the [`crate::cdr`] codec walks; the text form
 //! ([`ResolvedSchema::text`]) is what viewers receive. Both come from the same lookup so they can
 //! never disagree.
+//!
+//! # Layout
+//!
+//! - `store`: [`SchemaStore`], ament-index lookup (overlays first) with caches.
+//! - `msg` (+ `literal`, `names`): the `.msg` parser; `.srv`/`.action` are its sections.
+//! - `idl` (+ `idl_gen`): the rosidl-shaped `.idl` parser, and IDL written from a definition.
+//! - `text`: dependency resolution and the concatenated schema text; its docs say how
+//!   dependency names are spelled after `MSG:`.
+//!
+//! [`parse_ros2msg`] and [`parse_ros2idl`] read schema texts that viewers send, without files.
+//!
+//! Parse errors carry the 1-based line in the definition file (`.srv`/`.action` lines count from
+//! the top of the file); line 0 means the error concerns the whole definition (a recursive
+//! type, a wrong number of `---` sections).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -234,3 +248,7 @@ fn split_concatenated(text: &str, tag: &str) -> Vec<(usize, Option<String>, Stri
     }
     out
 }
+
+#[cfg(test)]
+#[path = "mod_tests.rs"]
+mod tests;

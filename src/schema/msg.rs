@@ -63,15 +63,13 @@ pub(crate) fn parse_msg(
         }
         let (type_str, rest) = line.split_once(' ').unwrap_or((line, ""));
         let rest = rest.trim_start();
-        let name_end = rest
-            .find(|c: char| c == ' ' || c == '=' || c == '#')
-            .unwrap_or(rest.len());
+        let name_end = rest.find([' ', '=', '#']).unwrap_or(rest.len());
         let (name, after) = rest.split_at(name_end);
         let after = after.trim_start();
         if name.is_empty() {
             return Err(err(format!("expected a name after the type {type_str:?}")));
         }
-        let (base, array, raw_complex) = parse_field_type(type_str, package).map_err(|m| err(m))?;
+        let (base, array, raw_complex) = parse_field_type(type_str, package).map_err(&err)?;
 
         if let Some(value_region) = after.strip_prefix('=') {
             // A constant: the value is the rest of the line up to an unquoted comment, so

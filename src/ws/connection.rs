@@ -18,8 +18,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-use super::session;
 use crate::hub::outbox::drop_report_message;
+use crate::hub::session;
 use crate::hub::{CloseReason, Control, Hub, Limits, Outbox, Outgoing};
 use crate::protocol::binary;
 use crate::protocol::server::{ServerMessage, StatusLevel, ADVERTISE_BATCH};

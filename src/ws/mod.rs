@@ -17,7 +17,6 @@ use crate::hub::Hub;
 use crate::protocol::{select_subprotocol, SUBPROTOCOLS};
 
 mod connection;
-pub mod session;
 
 /// A running WebSocket server.
 pub struct WsServer {

@@ -99,8 +99,10 @@ pub fn parse_data(b: &[u8]) -> Option<Data> {
 impl Client {
     pub async fn connect(url: &str, subprotocol: &str) -> Client {
         let mut req = url.into_client_request().unwrap();
-        req.headers_mut()
-            .insert("sec-websocket-protocol", HeaderValue::from_str(subprotocol).unwrap());
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_str(subprotocol).unwrap(),
+        );
         let (ws, resp) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(req))
             .await
             .expect("connect in time")
@@ -222,14 +224,15 @@ impl Client {
         self.send_binary(f).await;
     }
 
-    /// Nothing but pings arrives for `d` (messages set aside earlier count too).
+    /// No data arrives for `d` (data set aside earlier counts too).
     pub async fn expect_silence(&mut self, d: Duration) {
-        assert!(self.pending.is_empty(), "unexpected: {:?}", self.pending);
+        let data: Vec<_> = self.pending.iter().filter(|m| m.is_binary()).collect();
+        assert!(data.is_empty(), "unexpected: {data:?}");
         let deadline = tokio::time::Instant::now() + d;
         loop {
             match tokio::time::timeout_at(deadline, self.ws.next()).await {
                 Err(_) => return,
-                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Text(_)))) => continue,
                 Ok(other) => panic!("expected silence, got {other:?}"),
             }
         }

@@ -1,11 +1,14 @@
-//! The v1 dialect's requests, dispatched to the shared hub handlers.
+//! Viewer requests, dispatched to the hub's handlers. Shared by every transport: only
+//! `subscribe`/`unsubscribe` differ between the WebSocket (v1) and remote-access (v2) dialects,
+//! so a transport handles those itself and hands everything else to [`handle_request`] and
+//! [`handle_binary_request`].
 
 use bytes::Bytes;
 
-use crate::hub::{ClientError, ClientId, Hub};
+use super::{ClientError, ClientId, Hub};
 use crate::protocol::client::{ClientBinary, ClientMessage};
 
-/// Handle one text frame; returns what went wrong, one error per refused request.
+/// Handle one v1 text frame; returns what went wrong, one error per refused request.
 pub fn handle_text(hub: &Hub, client: ClientId, text: &str) -> Vec<ClientError> {
     let limit = hub.config().max_incoming_message_size;
     if text.len() > limit {
@@ -19,21 +22,34 @@ pub fn handle_text(hub: &Hub, client: ClientId, text: &str) -> Vec<ClientError> 
         Err(e) => return vec![e.into()],
     };
     let mut errors = Vec::new();
+    match msg {
+        ClientMessage::Subscribe { subscriptions } => {
+            for s in subscriptions {
+                errors.extend(hub.subscribe(client, u64::from(s.id), s.channel_id).err());
+            }
+        }
+        ClientMessage::Unsubscribe { subscription_ids } => {
+            for id in subscription_ids {
+                errors.extend(hub.unsubscribe(client, u64::from(id)).err());
+            }
+        }
+        other => errors = handle_request(hub, client, other),
+    }
+    errors
+}
+
+/// Handle a parsed request other than `subscribe`/`unsubscribe` (whose shapes are the
+/// transport's); returns one error per refused part.
+pub fn handle_request(hub: &Hub, client: ClientId, msg: ClientMessage) -> Vec<ClientError> {
+    let mut errors = Vec::new();
     let mut check = |r: Result<(), ClientError>| {
         if let Err(e) = r {
             errors.push(e);
         }
     };
     match msg {
-        ClientMessage::Subscribe { subscriptions } => {
-            for s in subscriptions {
-                check(hub.subscribe(client, u64::from(s.id), s.channel_id));
-            }
-        }
-        ClientMessage::Unsubscribe { subscription_ids } => {
-            for id in subscription_ids {
-                check(hub.unsubscribe(client, u64::from(id)));
-            }
+        ClientMessage::Subscribe { .. } | ClientMessage::Unsubscribe { .. } => {
+            debug_assert!(false, "subscribe/unsubscribe are the transport's");
         }
         ClientMessage::Advertise { channels } => {
             for ch in channels {
@@ -68,14 +84,21 @@ pub fn handle_binary(hub: &Hub, client: ClientId, data: Bytes) -> Vec<ClientErro
             limit,
         }];
     }
-    let result = match ClientBinary::parse(&data) {
-        Err(e) => Err(e.into()),
-        Ok(ClientBinary::MessageData {
+    match ClientBinary::parse(&data) {
+        Err(e) => vec![e.into()],
+        Ok(msg) => handle_binary_request(hub, client, msg),
+    }
+}
+
+/// Handle a parsed binary request (the same in every dialect).
+pub fn handle_binary_request(hub: &Hub, client: ClientId, msg: ClientBinary) -> Vec<ClientError> {
+    let result = match msg {
+        ClientBinary::MessageData {
             channel_id,
             payload,
-        }) => hub.client_message(client, channel_id, payload),
-        Ok(ClientBinary::ServiceCallRequest { .. }) => Err(ClientError::Unsupported("services")),
-        Ok(ClientBinary::PlaybackControl) => Err(ClientError::PlaybackUnsupported),
+        } => hub.client_message(client, channel_id, payload),
+        ClientBinary::ServiceCallRequest { .. } => Err(ClientError::Unsupported("services")),
+        ClientBinary::PlaybackControl => Err(ClientError::PlaybackUnsupported),
     };
     result.err().into_iter().collect()
 }

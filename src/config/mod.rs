@@ -7,6 +7,14 @@
 
 use std::time::Duration;
 
+mod args;
+mod file;
+mod params;
+
+pub use args::strip_ros_args;
+pub use file::load_params_file;
+pub use params::ParamValue;
+
 /// A list of regular expressions matched against whole names, case-insensitively, the way
 /// foxglove_bridge matches its whitelists (ECMAScript `regex_match` with `icase`).
 ///
@@ -107,6 +115,15 @@ pub const DEFAULT_CAPABILITIES: &[&str] = &[
 /// foxglove_bridge's default `asset_uri_allowlist`: package:// meshes and images only.
 pub const DEFAULT_ASSET_URI_ALLOWLIST: &str = r"^package://(?:[-\w%]+/)*[-\w%.]+\.(?:dae|fbx|glb|gltf|jpeg|jpg|mtl|obj|png|stl|tif|tiff|urdf|webp|xacro)$";
 
+/// foxglove_bridge's default `sysinfo_topic`.
+pub const DEFAULT_SYSINFO_TOPIC: &str = "/foxglove_bridge/sysinfo";
+
+/// foxglove_bridge's default `video_transcode_topic_denylist`: depth images stay raw.
+pub const DEFAULT_VIDEO_TRANSCODE_TOPIC_DENYLIST: &str = ".*/compressedDepth";
+
+/// Where the Foxglove API lives unless `foxglove_api_url` / `FOXGLOVE_API_URL` says otherwise.
+pub const DEFAULT_FOXGLOVE_API_URL: &str = "https://api.foxglove.dev";
+
 /// The gateway's configuration. Build it with [`Config::default`] and the loaders; every field is
 /// already validated.
 #[derive(Debug, Clone)]
@@ -171,6 +188,30 @@ pub struct Config {
     pub foxglove_api_url: String,
     /// `max_data_track_message_size` (≥ 1200).
     pub max_data_track_message_size: usize,
+    /// `num_threads`: accepted for compatibility and ignored (one ROS thread owns the node).
+    pub num_threads: u32,
+    /// `use_compression`: accepted and ignored with a warning (foxglove_bridge 3.x ignores it too;
+    /// permessage-deflate costs much CPU for little gain on binary data).
+    pub use_compression: bool,
+    /// `disable_load_message`: accepted and ignored (no loaned messages through r2r).
+    pub disable_load_message: bool,
+    /// `publish_client_count`: publish the viewer count on `/<node>/client_count`.
+    pub publish_client_count: bool,
+    /// `sysinfo`: publish process/system load as a Foxglove channel.
+    pub sysinfo: bool,
+    /// `sysinfo_topic`: the channel name for `sysinfo`.
+    pub sysinfo_topic: String,
+    /// `sysinfo_refresh_interval` (ms, ≥ 200).
+    pub sysinfo_refresh_interval: Duration,
+    /// `video_encoder` (remote access): `auto`, `software`, `hardware`, `nvenc`, `vaapi` or
+    /// `videotoolbox`.
+    pub video_encoder: String,
+    /// `video_transcode_topic_denylist` (remote access): image topics never transcoded to video.
+    pub video_transcode_topic_denylist: Patterns,
+    /// `point_cloud_compression_topic_denylist` (remote access): topics never Draco-compressed.
+    pub point_cloud_compression_topic_denylist: Patterns,
+    /// `point_cloud_compression_quantization_bits` (remote access), 1..=30.
+    pub point_cloud_compression_quantization_bits: u32,
 }
 
 /// A string that never shows itself in `Debug` or `Display`.
@@ -228,8 +269,23 @@ impl Default for Config {
             service_call_timeout: Duration::from_secs(5),
             remote_access: false,
             device_token: None,
-            foxglove_api_url: "https://api.foxglove.dev".into(),
+            foxglove_api_url: DEFAULT_FOXGLOVE_API_URL.into(),
             max_data_track_message_size: 102_400,
+            num_threads: 0,
+            use_compression: false,
+            disable_load_message: true,
+            publish_client_count: false,
+            sysinfo: true,
+            sysinfo_topic: DEFAULT_SYSINFO_TOPIC.into(),
+            sysinfo_refresh_interval: Duration::from_millis(500),
+            video_encoder: "auto".into(),
+            video_transcode_topic_denylist: Patterns::new(
+                "video_transcode_topic_denylist",
+                &[DEFAULT_VIDEO_TRANSCODE_TOPIC_DENYLIST],
+            )
+            .expect("static pattern"),
+            point_cloud_compression_topic_denylist: Patterns::none(),
+            point_cloud_compression_quantization_bits: 12,
         }
     }
 }
