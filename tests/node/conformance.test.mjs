@@ -11,6 +11,8 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { isDeepStrictEqual, inspect } from "node:util";
 
+import WebSocket from "ws";
+
 import { decodeXcdr1, isConstantsOnly, parseRos2msg, readerFor, writerFor } from "./lib/cdr.mjs";
 import { Connection, delay, payloadBytes } from "./lib/connection.mjs";
 import {
@@ -339,6 +341,26 @@ for (const subprotocol of SUBPROTOCOLS) {
       assertGatewayAlive();
     });
 
+    test("a client offering no supported subprotocol is refused", { timeout: 10_000 }, async () => {
+      // Raw `ws`, to see the HTTP answer: the upgrade must be refused (the SDK answers 400), not
+      // accepted without a subprotocol or with one the client never offered.
+      const ws = new WebSocket(gateway.url, [`${subprotocol}.99`]);
+      const outcome = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve("no answer within 3 s"), 3000);
+        const finish = (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        };
+        ws.on("unexpected-response", (_req, res) => finish(res.statusCode));
+        ws.on("open", () => finish(`accepted with subprotocol ${JSON.stringify(ws.protocol)}`));
+        ws.on("error", (err) => finish(`error: ${err.message}`));
+      });
+      ws.terminate();
+      assert.equal(typeof outcome, "number", `upgrade was not refused: ${outcome}`);
+      assert.ok(outcome >= 400 && outcome < 500, `refused with HTTP ${outcome}, expected 4xx`);
+      assertGatewayAlive();
+    });
+
     test("every scenario topic is advertised as cdr/ros2msg with its type", { timeout: 10_000 }, async () => {
       const conn = await connect();
       const wanted = [...PUBLISHED, ...ECHO_OUTPUTS];
@@ -505,6 +527,36 @@ for (const subprotocol of SUBPROTOCOLS) {
         expected,
       });
       assert.deepEqual(conn.errors, [], "the client raised errors");
+    });
+
+    test("a client message that does not fit its type is refused with an error status", { timeout: 15_000 }, async () => {
+      const conn = await connect();
+      const out = await conn.waitForChannel("/conformance/out", { timeoutMs: 5000 });
+      const outSub = conn.subscribe(out.id);
+      const json = conn.client.advertise({
+        topic: "/conformance/in",
+        encoding: "json",
+        schemaName: "geometry_msgs/msg/Twist",
+      });
+      const utf8 = new TextEncoder();
+      const refused = conn.waitFor("status", (s) => s.level === 2 && s.message.includes("linear.x"), {
+        timeoutMs: 3000,
+        what: "an error status naming linear.x",
+        describe: (s) => JSON.stringify(s),
+      });
+      conn.client.sendMessage(json, utf8.encode('{"linear": {"x": "fast"}}'));
+      await refused;
+      // Nothing of it reached ROS, and the connection still works for a good message.
+      const leaked = await conn.collect(300);
+      assert.equal((leaked.get(outSub) ?? []).length, 0, "a refused message was echoed");
+      await publishUntilEcho(conn, {
+        clientChannelId: json,
+        payload: utf8.encode('{"angular": {"z": -1}}'),
+        outSub,
+        outChannel: out,
+        expected: { linear: { x: 0, y: 0, z: 0 }, angular: { x: 0, y: 0, z: -1 } },
+      });
+      assertGatewayAlive();
     });
 
     test("unsubscribe stops that subscription's data and only that", { timeout: 15_000 }, async () => {

@@ -31,7 +31,7 @@ let exitHookInstalled = false;
 function installExitHook() {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on("exit", () => {
+  const killAll = () => {
     for (const child of live) {
       try {
         child.kill("SIGKILL");
@@ -39,7 +39,16 @@ function installExitHook() {
         // Already gone: nothing to do.
       }
     }
-  });
+  };
+  process.on("exit", killAll);
+  // Node does not run "exit" handlers when a signal kills it (Ctrl-C, the test runner giving
+  // up on a file), so handle those too, then exit with the conventional status.
+  for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]]) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(status);
+    });
+  }
 }
 
 /** Why the gateway could not be started; `stderr` holds what it printed, if anything. */
