@@ -671,3 +671,64 @@ fn to_r2r_value(v: &ParamValue) -> r2r::ParameterValue {
         ParamValue::StringArray(v) => R::StringArray(v.clone()),
     }
 }
+
+/// Only the pure conversions: these tests link without ROS (`scripts/check-ros2.sh` runs them
+/// with `r2r/doc-only`) as long as nothing here reaches an rcl call.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_round_trips_through_r2r() {
+        for reliability in [Reliability::Reliable, Reliability::BestEffort] {
+            for durability in [Durability::TransientLocal, Durability::Volatile] {
+                let q = Qos {
+                    reliability,
+                    durability,
+                    depth: 7,
+                };
+                assert_eq!(from_r2r_qos(&to_r2r_qos(q)), q);
+            }
+        }
+    }
+
+    #[test]
+    fn r2r_qos_details() {
+        let p = to_r2r_qos(Qos {
+            reliability: Reliability::Unknown,
+            durability: Durability::Unknown,
+            depth: 0,
+        });
+        assert_eq!(p.depth, 1, "keep_last(0) is never asked for");
+        assert_eq!(p.reliability, ReliabilityPolicy::SystemDefault);
+        assert_eq!(p.durability, DurabilityPolicy::SystemDefault);
+        assert_eq!(p.history, r2r::qos::HistoryPolicy::KeepLast);
+        let q = from_r2r_qos(&QosProfile::system_default());
+        assert_eq!(q.reliability, Reliability::Unknown);
+        assert_eq!(q.durability, Durability::Unknown);
+    }
+
+    #[test]
+    fn parameter_values_round_trip() {
+        for v in [
+            ParamValue::Bool(true),
+            ParamValue::Integer(-3),
+            ParamValue::Double(0.5),
+            ParamValue::String("s".into()),
+            ParamValue::ByteArray(vec![1, 2]),
+            ParamValue::BoolArray(vec![false]),
+            ParamValue::IntegerArray(vec![1, 2]),
+            ParamValue::DoubleArray(vec![1.5]),
+            ParamValue::StringArray(vec!["(?!)".into()]),
+        ] {
+            assert_eq!(from_r2r_value(&to_r2r_value(&v)), Some(v));
+        }
+        assert_eq!(from_r2r_value(&r2r::ParameterValue::NotSet), None);
+    }
+
+    #[test]
+    fn node_names() {
+        assert_eq!(join_node_name("/", "talker"), "/talker");
+        assert_eq!(join_node_name("/robot1", "talker"), "/robot1/talker");
+    }
+}

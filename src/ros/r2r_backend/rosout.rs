@@ -184,3 +184,28 @@ impl Visit for MessageVisitor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_bytes_are_replaced() {
+        assert_eq!(no_nul("a\0b"), "a\u{FFFD}b");
+        assert!(matches!(no_nul("clean"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn message_then_fields() {
+        let v = MessageVisitor {
+            message: "subscribed".into(),
+            fields: " topic=/scan".into(),
+        };
+        assert_eq!(v.finish(), "subscribed topic=/scan");
+        let v = MessageVisitor {
+            message: String::new(),
+            fields: " a=1".into(),
+        };
+        assert_eq!(v.finish(), "a=1");
+    }
+}
