@@ -107,6 +107,9 @@ pub struct R2rBackend {
 /// usual), read every parameter into a validated [`Config`], and serve the parameters back
 /// (`ros2 param get /foxglove_gateway port`; they are read-only). Returns the config, warnings
 /// for the log, and the backend to [`R2rBackend::run`].
+///
+/// Blocks until the node is up (milliseconds): call it before entering the tokio runtime or from
+/// `spawn_blocking`. On failure, log events buffered by [`RosoutLayer`] are printed to stderr.
 pub fn start(node_name: &str) -> Result<(Config, Vec<String>, R2rBackend), RosError> {
     let (setup_tx, setup_rx) = std::sync::mpsc::sync_channel::<Result<Setup, RosError>>(1);
     let (run_tx, run_rx) = std::sync::mpsc::channel::<RunMsg>();
@@ -446,10 +449,14 @@ impl RosThread {
         let Some(publisher) = &p.publisher else {
             return;
         };
-        if let Err(e) = publisher.publish_raw(payload) {
+        let problem = match graph::cdr_payload_problem(payload) {
+            Some(problem) => Some(problem),
+            None => publisher.publish_raw(payload).err().map(|e| e.to_string()),
+        };
+        if let Some(problem) = problem {
             if !p.error_reported {
                 p.error_reported = true;
-                let reason = format!("cannot publish to {} ({}): {e}", p.topic, p.type_name);
+                let reason = format!("cannot publish to {} ({}): {problem}", p.topic, p.type_name);
                 warn!("{reason}");
                 let _ = self.events.send(RosEvent::PublisherFailed { key, reason });
             }
