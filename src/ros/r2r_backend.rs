@@ -219,6 +219,7 @@ fn setup(node_name: &str) -> Result<Started, RosError> {
 
     let overrides = params::overrides(&node);
     let (config, warnings) = Config::from_params(&overrides)?;
+    rosout::set_debug(config.debug);
     let handle = ParamsHandle::new(config.to_params());
     let handler = match node.make_derived_parameter_handler(handle.ros_params()) {
         Ok((future, _changes)) => Some(Box::pin(future) as ParamHandler),
