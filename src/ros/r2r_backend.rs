@@ -180,10 +180,12 @@ fn ros_thread(
         .send(Ok((config.clone(), warnings, params)))
         .is_err()
     {
+        rosout::exclusive(|| drop(node));
         return;
     }
     // `start`'s caller dropped the backend without running it: drop the node and leave.
     let Ok(RunMsg { io, shutdown, done }) = run_rx.recv() else {
+        rosout::exclusive(|| drop(node));
         return;
     };
     let mut ros = RosThread::new(node, config, io, handler);
@@ -218,7 +220,13 @@ fn setup(node_name: &str) -> Result<Started, RosError> {
     rosout::mark_ready(node.logger());
 
     let overrides = params::overrides(&node);
-    let (config, warnings) = Config::from_params(&overrides)?;
+    let (config, warnings) = match Config::from_params(&overrides) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            rosout::exclusive(|| drop(node)); // see `ros_thread` on why under the log lock
+            return Err(e.into());
+        }
+    };
     rosout::set_debug(config.debug);
     let handle = ParamsHandle::new(config.to_params());
     let handler = match node.make_derived_parameter_handler(handle.ros_params()) {
