@@ -121,6 +121,22 @@ pub fn clock_from_cdr(payload: &[u8]) -> Option<u64> {
     sec.checked_mul(1_000_000_000)?.checked_add(u64::from(nsec))
 }
 
+/// Why a payload from a viewer is not a plain CDR message, if it is not: at least the 4-byte
+/// encapsulation header, CDR big- or little-endian (`00 00` / `00 01`). r2r hands the bytes to the
+/// middleware unchecked, and every subscriber would have to reject them instead.
+pub fn cdr_payload_problem(payload: &[u8]) -> Option<String> {
+    match payload {
+        [0x00, 0x00 | 0x01, _, _, ..] => None,
+        [a, b, _, _, ..] => Some(format!(
+            "unsupported CDR encapsulation {a:#04x} {b:#04x} (expected 00 00 or 00 01)"
+        )),
+        _ => Some(format!(
+            "{} bytes is shorter than the 4-byte CDR header",
+            payload.len()
+        )),
+    }
+}
+
 /// What a viewer is told when r2r cannot subscribe to or publish `type_name` because the type was
 /// not generated into this build. `action` is e.g. "subscribe to /scan".
 pub fn missing_type_reason(action: &str, type_name: &str) -> String {
@@ -256,6 +272,22 @@ mod tests {
         let mut bad = le.clone();
         bad[1] = 0x7f;
         assert_eq!(clock_from_cdr(&bad), None);
+    }
+
+    #[test]
+    fn cdr_payload_checks() {
+        assert_eq!(cdr_payload_problem(&[0, 1, 0, 0]), None);
+        assert_eq!(cdr_payload_problem(&[0, 0, 0, 0, 1, 2, 3]), None);
+        assert!(cdr_payload_problem(&[]).is_some());
+        assert!(cdr_payload_problem(&[0, 1, 0]).is_some());
+        assert!(
+            cdr_payload_problem(&[0, 3, 0, 0]).is_some(),
+            "PL_CDR is not a plain message"
+        );
+        assert!(
+            cdr_payload_problem(b"{\"a\":1}").is_some(),
+            "JSON must be converted first"
+        );
     }
 
     #[test]

@@ -108,6 +108,9 @@ pub struct R2rBackend {
 /// usual), read every parameter into a validated [`Config`], and serve the parameters back
 /// (`ros2 param get /foxglove_gateway port`; they are read-only). Returns the config, warnings
 /// for the log, and the backend to [`R2rBackend::run`].
+///
+/// Blocks until the node is up (milliseconds): call it before entering the tokio runtime or from
+/// `spawn_blocking`. On failure, log events buffered by [`RosoutLayer`] are printed to stderr.
 pub fn start(node_name: &str) -> Result<(Config, Vec<String>, R2rBackend), RosError> {
     let (setup_tx, setup_rx) = std::sync::mpsc::sync_channel::<Result<Setup, RosError>>(1);
     let (run_tx, run_rx) = std::sync::mpsc::channel::<RunMsg>();
@@ -178,10 +181,12 @@ fn ros_thread(
         .send(Ok((config.clone(), warnings, params)))
         .is_err()
     {
+        rosout::exclusive(|| drop(node));
         return;
     }
     // `start`'s caller dropped the backend without running it: drop the node and leave.
     let Ok(RunMsg { io, shutdown, done }) = run_rx.recv() else {
+        rosout::exclusive(|| drop(node));
         return;
     };
     let mut ros = RosThread::new(node, config, io, handler);
@@ -216,7 +221,14 @@ fn setup(node_name: &str) -> Result<Started, RosError> {
     rosout::mark_ready(node.logger());
 
     let overrides = params::overrides(&node);
-    let (config, warnings) = Config::from_params(&overrides)?;
+    let (config, warnings) = match Config::from_params(&overrides) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            rosout::exclusive(|| drop(node)); // see `ros_thread` on why under the log lock
+            return Err(e.into());
+        }
+    };
+    rosout::set_debug(config.debug);
     let handle = ParamsHandle::new(config.to_params());
     let handler = match node.make_derived_parameter_handler(handle.ros_params()) {
         Ok((future, _changes)) => Some(Box::pin(future) as ParamHandler),
@@ -494,10 +506,14 @@ impl RosThread {
         let Some(publisher) = &p.publisher else {
             return;
         };
-        if let Err(e) = publisher.publish_raw(payload) {
+        let problem = match graph::cdr_payload_problem(payload) {
+            Some(problem) => Some(problem),
+            None => publisher.publish_raw(payload).err().map(|e| e.to_string()),
+        };
+        if let Some(problem) = problem {
             if !p.error_reported {
                 p.error_reported = true;
-                let reason = format!("cannot publish to {} ({}): {e}", p.topic, p.type_name);
+                let reason = format!("cannot publish to {} ({}): {problem}", p.topic, p.type_name);
                 warn!("{reason}");
                 let _ = self.events.send(RosEvent::PublisherFailed { key, reason });
             }
@@ -725,5 +741,66 @@ fn to_r2r_value(v: &ParamValue) -> r2r::ParameterValue {
         ParamValue::IntegerArray(v) => R::IntegerArray(v.clone()),
         ParamValue::DoubleArray(v) => R::DoubleArray(v.clone()),
         ParamValue::StringArray(v) => R::StringArray(v.clone()),
+    }
+}
+
+/// Only the pure conversions: these tests link without ROS (`scripts/check-ros2.sh` runs them
+/// with `r2r/doc-only`) as long as nothing here reaches an rcl call.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_round_trips_through_r2r() {
+        for reliability in [Reliability::Reliable, Reliability::BestEffort] {
+            for durability in [Durability::TransientLocal, Durability::Volatile] {
+                let q = Qos {
+                    reliability,
+                    durability,
+                    depth: 7,
+                };
+                assert_eq!(from_r2r_qos(&to_r2r_qos(q)), q);
+            }
+        }
+    }
+
+    #[test]
+    fn r2r_qos_details() {
+        let p = to_r2r_qos(Qos {
+            reliability: Reliability::Unknown,
+            durability: Durability::Unknown,
+            depth: 0,
+        });
+        assert_eq!(p.depth, 1, "keep_last(0) is never asked for");
+        assert_eq!(p.reliability, ReliabilityPolicy::SystemDefault);
+        assert_eq!(p.durability, DurabilityPolicy::SystemDefault);
+        assert_eq!(p.history, r2r::qos::HistoryPolicy::KeepLast);
+        let q = from_r2r_qos(&QosProfile::system_default());
+        assert_eq!(q.reliability, Reliability::Unknown);
+        assert_eq!(q.durability, Durability::Unknown);
+    }
+
+    #[test]
+    fn parameter_values_round_trip() {
+        for v in [
+            ParamValue::Bool(true),
+            ParamValue::Integer(-3),
+            ParamValue::Double(0.5),
+            ParamValue::String("s".into()),
+            ParamValue::ByteArray(vec![1, 2]),
+            ParamValue::BoolArray(vec![false]),
+            ParamValue::IntegerArray(vec![1, 2]),
+            ParamValue::DoubleArray(vec![1.5]),
+            ParamValue::StringArray(vec!["(?!)".into()]),
+        ] {
+            assert_eq!(from_r2r_value(&to_r2r_value(&v)), Some(v));
+        }
+        assert_eq!(from_r2r_value(&r2r::ParameterValue::NotSet), None);
+    }
+
+    #[test]
+    fn node_names() {
+        assert_eq!(join_node_name("/", "talker"), "/talker");
+        assert_eq!(join_node_name("/robot1", "talker"), "/robot1/talker");
     }
 }

@@ -11,6 +11,7 @@
 
 use std::cell::Cell;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use parking_lot::{Mutex, ReentrantMutex};
@@ -38,6 +39,15 @@ struct State {
     /// serialises the two with its global logging mutex, r2r does not, so we do. Reentrant:
     /// the dropping thread may itself log.
     emit: ReentrantMutex<()>,
+}
+
+/// With the `debug` parameter, debug events are logged at INFO: rcutils hides DEBUG unless the
+/// logger level was lowered with `--log-level`, and r2r offers no call to lower it.
+static DEBUG_AS_INFO: AtomicBool = AtomicBool::new(false);
+
+/// Show debug-level events (the `debug` parameter).
+pub(super) fn set_debug(on: bool) {
+    DEBUG_AS_INFO.store(on, Ordering::Relaxed);
 }
 
 thread_local! {
@@ -126,6 +136,7 @@ fn emit(logger: &str, p: &Pending) {
         Level::ERROR => r2r::LogSeverity::Error,
         Level::WARN => r2r::LogSeverity::Warn,
         Level::INFO => r2r::LogSeverity::Info,
+        _ if DEBUG_AS_INFO.load(Ordering::Relaxed) => r2r::LogSeverity::Info,
         _ => r2r::LogSeverity::Debug,
     };
     // r2r::log builds C strings with `CString::new(..).unwrap()`: an interior NUL (a topic name
@@ -182,5 +193,30 @@ impl Visit for MessageVisitor {
         } else {
             let _ = write!(self.fields, " {}={:?}", field.name(), value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_bytes_are_replaced() {
+        assert_eq!(no_nul("a\0b"), "a\u{FFFD}b");
+        assert!(matches!(no_nul("clean"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn message_then_fields() {
+        let v = MessageVisitor {
+            message: "subscribed".into(),
+            fields: " topic=/scan".into(),
+        };
+        assert_eq!(v.finish(), "subscribed topic=/scan");
+        let v = MessageVisitor {
+            message: String::new(),
+            fields: " a=1".into(),
+        };
+        assert_eq!(v.finish(), "a=1");
     }
 }
