@@ -6,29 +6,9 @@ use serde_json::Value;
 
 use crate::schema::{ArrayKind, BaseType, Field, Primitive};
 
-/// `float64`, `string<=22`, `wstring`.
+/// `float64`, `string<=22`, `wstring` (the schema's own spelling).
 pub(crate) fn primitive_name(p: Primitive) -> String {
-    let (name, bound) = match p {
-        Primitive::Bool => ("bool", None),
-        Primitive::Byte => ("byte", None),
-        Primitive::Char => ("char", None),
-        Primitive::Float32 => ("float32", None),
-        Primitive::Float64 => ("float64", None),
-        Primitive::Int8 => ("int8", None),
-        Primitive::Uint8 => ("uint8", None),
-        Primitive::Int16 => ("int16", None),
-        Primitive::Uint16 => ("uint16", None),
-        Primitive::Int32 => ("int32", None),
-        Primitive::Uint32 => ("uint32", None),
-        Primitive::Int64 => ("int64", None),
-        Primitive::Uint64 => ("uint64", None),
-        Primitive::String(b) => ("string", b),
-        Primitive::WString(b) => ("wstring", b),
-    };
-    match bound {
-        Some(b) => format!("{name}<={b}"),
-        None => name.to_owned(),
-    }
+    p.to_string()
 }
 
 /// The element type: a primitive's name or the message's full name.

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::msg::DepRef;
-use super::types::{ArrayKind, BaseType, MessageDefinition, Primitive};
+use super::types::{ArrayKind, BaseType, MessageDefinition};
 use super::{SchemaEncoding, SchemaError};
 
 /// The line between definitions: 80 `=`.
@@ -205,16 +205,11 @@ fn msg_text(loaded: &Loaded) -> String {
 pub(crate) fn to_msg(def: &MessageDefinition) -> String {
     let mut out = String::new();
     for c in &def.constants {
-        out.push_str(&format!(
-            "{} {}={}\n",
-            primitive_name(c.ty),
-            c.name,
-            literal(&c.value)
-        ));
+        out.push_str(&format!("{} {}={}\n", c.ty, c.name, literal(&c.value)));
     }
     for f in &def.fields {
         let base = match &f.base {
-            BaseType::Primitive(p) => primitive_name(*p),
+            BaseType::Primitive(p) => p.to_string(),
             BaseType::Message(full) => short_name(full),
         };
         let array = match f.array {
@@ -264,28 +259,5 @@ fn literal(v: &serde_json::Value) -> String {
             format!("[{}]", inner.join(", "))
         }
         other => other.to_string(),
-    }
-}
-
-/// The `.msg` spelling of a primitive.
-pub(crate) fn primitive_name(p: Primitive) -> String {
-    match p {
-        Primitive::Bool => "bool".into(),
-        Primitive::Byte => "byte".into(),
-        Primitive::Char => "char".into(),
-        Primitive::Float32 => "float32".into(),
-        Primitive::Float64 => "float64".into(),
-        Primitive::Int8 => "int8".into(),
-        Primitive::Uint8 => "uint8".into(),
-        Primitive::Int16 => "int16".into(),
-        Primitive::Uint16 => "uint16".into(),
-        Primitive::Int32 => "int32".into(),
-        Primitive::Uint32 => "uint32".into(),
-        Primitive::Int64 => "int64".into(),
-        Primitive::Uint64 => "uint64".into(),
-        Primitive::String(None) => "string".into(),
-        Primitive::String(Some(n)) => format!("string<={n}"),
-        Primitive::WString(None) => "wstring".into(),
-        Primitive::WString(Some(n)) => format!("wstring<={n}"),
     }
 }

@@ -56,6 +56,33 @@ impl Primitive {
     }
 }
 
+/// The `.msg` spelling: `float64`, `string<=22`, `wstring`.
+impl std::fmt::Display for Primitive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (name, bound) = match *self {
+            Primitive::Bool => ("bool", None),
+            Primitive::Byte => ("byte", None),
+            Primitive::Char => ("char", None),
+            Primitive::Float32 => ("float32", None),
+            Primitive::Float64 => ("float64", None),
+            Primitive::Int8 => ("int8", None),
+            Primitive::Uint8 => ("uint8", None),
+            Primitive::Int16 => ("int16", None),
+            Primitive::Uint16 => ("uint16", None),
+            Primitive::Int32 => ("int32", None),
+            Primitive::Uint32 => ("uint32", None),
+            Primitive::Int64 => ("int64", None),
+            Primitive::Uint64 => ("uint64", None),
+            Primitive::String(b) => ("string", b),
+            Primitive::WString(b) => ("wstring", b),
+        };
+        match bound {
+            Some(b) => write!(f, "{name}<={b}"),
+            None => f.write_str(name),
+        }
+    }
+}
+
 /// The element type of a field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum BaseType {
