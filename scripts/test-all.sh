@@ -5,9 +5,12 @@
 #   against the real binary) → browser tier (Foxglove Studio in headless chromium against
 #   --demo; screenshots in test-output/browser/) → type-check of the r2r backend (r2r/doc-only;
 #   no ROS needed) and of the LiveKit adapter (DOCS_RS=1; no WebRTC build) → ROS packaging
-#   (cargo ament-build into a temp prefix)
+#   (cargo ament-build into a temp prefix) → real-ROS tier (scripts/test-ros.sh: colcon build,
+#   ros2 launch, rclpy peers and a Foxglove client in a private network namespace; needs the
+#   ROS 2 that install-test-deps.sh installs, and fails without it)
 #
-# Ends with one line "N passed, N failed" counting every Rust and Node test.
+# Ends with one line "N passed, N failed" counting every Rust and Node test and every real-ROS
+# check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_AMENT_BUILD_VENV="${CARGO_AMENT_BUILD_VENV:-$PWD/target/ament-venv}"
@@ -39,12 +42,18 @@ step "LiveKit adapter type-check (feature remote-access with DOCS_RS=1)"
 scripts/check-remote.sh
 step "ROS packaging (cargo ament-build)"
 scripts/check-packaging.sh
+step "Real-ROS tier (colcon build, ros2 launch, rclpy peers, Foxglove client)"
+# Counted even when it fails, so the summary line below says how many real-ROS checks failed.
+ros_status=0
+scripts/test-ros.sh 2>&1 | tee -a "$log" || ros_status=$?
 
 passed=$(( $(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}') \
-         + $(grep -E '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
+         + $(grep -E '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') \
+         + $(grep -E '^real-ROS tier: [0-9]+ passed, [0-9]+ failed$' "$log" | awk '{s+=$3} END {print s+0}') ))
 # node:test reports tests under a failed hook as "cancelled": those count as failed too.
 failed=$(( $(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}') \
-         + $(grep -E '^# (fail|cancelled) [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
+         + $(grep -E '^# (fail|cancelled) [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') \
+         + $(grep -E '^real-ROS tier: [0-9]+ passed, [0-9]+ failed$' "$log" | awk '{s+=$5} END {print s+0}') ))
 echo
 echo "${passed} passed, ${failed} failed"
-[[ "$failed" -eq 0 ]]
+[[ "$failed" -eq 0 && "$ros_status" -eq 0 ]]

@@ -10,6 +10,7 @@ mod driver;
 mod payload;
 mod receiver;
 mod report;
+mod ros;
 mod server;
 mod source;
 
@@ -78,6 +79,47 @@ enum Cmd {
         #[arg(long, value_enum, value_delimiter = ',')]
         kinds: Vec<Kind>,
     },
+    /// The real-ROS workload: a ROS 2 publisher → the gateway started with `ros2 launch` → the
+    /// receiver, and the same publisher → a plain rclpy subscriber as the reference. Run it
+    /// through scripts/bench-ros.sh (inside a private network namespace with ROS 2 sourced).
+    Ros {
+        /// The command that starts the gateway (whitespace-separated words).
+        #[arg(long)]
+        launch: String,
+        /// The port the launched gateway listens on.
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+        /// The publisher command; `--size --rate --duration-ms --depth` are appended.
+        #[arg(long)]
+        publisher: String,
+        /// The reference subscriber command; `--depth` is appended.
+        #[arg(long)]
+        reference: String,
+        /// How long each run publishes, ms.
+        #[arg(long, default_value_t = 3000)]
+        duration_ms: u64,
+        /// Rates of the small-message runs, messages/s.
+        #[arg(long, value_delimiter = ',', default_value = "1000,5000,10000,20000")]
+        rates: Vec<u32>,
+        /// Payload of the small-message runs, bytes.
+        #[arg(long, default_value_t = 100)]
+        small_size: usize,
+        /// Rate of the large-message run, messages/s (0: no large run).
+        #[arg(long, default_value_t = 30)]
+        big_rate: u32,
+        /// Payload of the large-message run, bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        big_size: usize,
+        /// Publisher history depth (keep last).
+        #[arg(long, default_value_t = 10)]
+        depth: usize,
+        /// Write the report here too.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the gateway's launch output here.
+        #[arg(long)]
+        launch_log: Option<PathBuf>,
+    },
     /// One server process (started by `run`).
     Server {
         /// Which server.
@@ -122,6 +164,50 @@ fn main() -> std::process::ExitCode {
             if let Err(e) = rt.block_on(server::run(kind, load)) {
                 eprintln!("server {}: {e}", kind.name());
                 return std::process::ExitCode::FAILURE;
+            }
+        }
+        Cmd::Ros {
+            launch,
+            port,
+            publisher,
+            reference,
+            duration_ms,
+            rates,
+            small_size,
+            big_rate,
+            big_size,
+            depth,
+            out,
+            launch_log,
+        } => {
+            let mut workloads: Vec<(usize, u32)> = rates.iter().map(|&r| (small_size, r)).collect();
+            if big_rate > 0 {
+                workloads.push((big_size, big_rate));
+            }
+            let opts = ros::Options {
+                launch,
+                port,
+                publisher,
+                reference,
+                duration: Duration::from_millis(duration_ms),
+                workloads,
+                depth,
+                launch_log,
+            };
+            match rt.block_on(ros::run(opts)) {
+                Ok(md) => {
+                    println!("{md}");
+                    if let Some(path) = out {
+                        if let Err(e) = std::fs::write(&path, &md) {
+                            eprintln!("writing {}: {e}", path.display());
+                            return std::process::ExitCode::FAILURE;
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("real-ROS workload: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
             }
         }
         Cmd::Run {

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The real-ROS tier (issue 9; issue 10 acceptance 1–2). Needs a ROS 2 installation and colcon with
+# its Cargo plugins: run `sudo scripts/install-test-deps.sh` once. Fails (never skips) without them.
+#
+#   1. builds the gateway as a robot team does: a workspace with this repository as
+#      src/foxglove_gateway, `colcon build --packages-select foxglove_gateway --cargo-args --release`
+#      (workspace under target/ros-tier/gw_ws, kept so reruns are incremental);
+#   2. builds tests/ros/rostier_msgs (one .msg, one .srv) in an overlay AFTER the gateway, without
+#      touching the gateway: the robot's own interface package;
+#   3. in one private network namespace (unshare -n, loopback only, Cyclone DDS on 127.0.0.1):
+#      rclpy peers, `ros2 launch foxglove_gateway foxglove_gateway_launch.xml`, ros2 CLI and a
+#      Foxglove client (@foxglove/ws-protocol + Foxglove's CDR libraries) — tests/ros/tier.mjs.
+#
+# Every check prints one `PASS <check>: …` or `FAIL <check>: …` line; the last line is
+# `real-ROS tier: N passed, N failed` (scripts/test-all.sh adds it to its total). Logs of every
+# process: target/ros-tier/last-run/.
+#
+# Knobs: ROS_DISTRO_DIR, CARGO_AMENT_BUILD_VENV, ROS_TIER_DIR (see scripts/ros-common.sh);
+# ROS_TIER_TIMEOUT (s, default 900) bounds the namespace part.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/ros-common.sh
+. "$repo/scripts/ros-common.sh"
+
+die() {
+  echo "$*" >&2
+  echo "real-ROS tier: 0 passed, 1 failed"
+  exit 1
+}
+
+ros_find || die "FAIL real-ROS tier: no ROS 2 (run sudo scripts/install-test-deps.sh)"
+ros_clean_env
+ros_colcon_on_path || die "FAIL real-ROS tier: colcon's Cargo plugins missing (run sudo scripts/install-test-deps.sh)"
+ros_dds_xml
+command -v unshare >/dev/null || die "FAIL real-ROS tier: unshare (util-linux) is missing"
+unshare -n true 2>/dev/null || die "FAIL real-ROS tier: cannot create a network namespace (unshare -n needs root or CAP_SYS_ADMIN)"
+[[ -d "$repo/tests/node/node_modules" ]] || (cd "$repo/tests/node" && npm ci --no-audit --no-fund >/dev/null)
+
+t_all=$SECONDS
+ros_build_gateway || die "FAIL colcon build: see above"
+bin="$GATEWAY_INSTALL/foxglove_gateway/lib/foxglove_gateway/foxglove_gateway"
+sha_before="$(sha256sum "$bin" | cut -d' ' -f1)"
+overlay_ok=1
+ros_build_overlay || overlay_ok=0
+sha_after="$(sha256sum "$bin" | cut -d' ' -f1)"
+overlay_mtime=0
+if ((overlay_ok)); then
+  overlay_mtime="$(stat -c %Y "$OVERLAY_INSTALL/rostier_msgs/share/rostier_msgs/package.xml")"
+else
+  unset OVERLAY_INSTALL
+fi
+
+log_dir="$ROS_TIER_DIR/last-run"
+rm -rf "$log_dir"
+mkdir -p "$log_dir"
+export ROS_TIER_LOG_DIR="$log_dir" ROS_TIER_GATEWAY_BIN="$bin" \
+  ROS_TIER_GATEWAY_MTIME="$(stat -c %Y "$bin")" ROS_TIER_OVERLAY_MTIME="$overlay_mtime" \
+  ROS_TIER_OVERLAY_OK="$overlay_ok" ROS_TIER_GATEWAY_SHA_BEFORE="$sha_before" \
+  ROS_TIER_GATEWAY_SHA_AFTER="$sha_after"
+ros_log "checks (private network namespace; logs in $log_dir)"
+t_checks=$SECONDS
+status=0
+timeout --signal=INT --kill-after=30 "${ROS_TIER_TIMEOUT:-900}" \
+  unshare -n "$repo/scripts/ros-netns.sh" node "$repo/tests/ros/tier.mjs" 2>&1 | tee "$log_dir/tier.out" ||
+  status=$?
+ros_log "real-ROS tier: gateway colcon build ${GATEWAY_BUILD_SECONDS} s, checks $((SECONDS - t_checks)) s, total $((SECONDS - t_all)) s"
+if ! grep -qE '^real-ROS tier: [0-9]+ passed, [0-9]+ failed$' "$log_dir/tier.out"; then
+  # Killed by the timeout or crashed before its summary: still one countable failure.
+  die "FAIL real-ROS tier: the checks ended (status $status) without their summary line"
+fi
+exit "$status"
