@@ -21,6 +21,7 @@ ros_find
 ros_clean_env
 ros_colcon_on_path
 ros_dds_xml
+ros_netns_cmd
 ros_build_gateway
 
 # The receiver (its own Cargo workspace, built without ROS).
@@ -61,7 +62,7 @@ stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="$results/ros-$stamp.md"
 port=8765
 timeout --signal=INT --kill-after=30 1800 \
-  unshare -n "$repo/scripts/ros-netns.sh" "$bench" ros \
+  "${ROS_UNSHARE[@]}" "$repo/scripts/ros-netns.sh" "$bench" ros \
   --launch "ros2 launch foxglove_gateway foxglove_gateway_launch.xml port:=$port address:=127.0.0.1" \
   --port "$port" \
   --publisher "$publisher" \

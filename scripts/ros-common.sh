@@ -191,3 +191,17 @@ ros_build_overlay() {
   ros_log "overlay built in $((SECONDS - t0)) s"
   export OVERLAY_INSTALL
 }
+
+# How to enter a private network namespace: as root `unshare -n`; otherwise in a user namespace
+# too (`unshare -rn`, where the kernel allows unprivileged user namespaces). Sets ROS_UNSHARE.
+ros_netns_cmd() {
+  if ((EUID == 0)); then
+    ROS_UNSHARE=(unshare -n)
+  else
+    ROS_UNSHARE=(unshare -r -n)
+  fi
+  "${ROS_UNSHARE[@]}" true 2>/dev/null || {
+    echo "FAIL: cannot create a network namespace with '${ROS_UNSHARE[*]}' (run as root, or allow unprivileged user namespaces)" >&2
+    return 2
+  }
+}

@@ -33,7 +33,7 @@ ros_clean_env
 ros_colcon_on_path || die "FAIL real-ROS tier: colcon's Cargo plugins missing (run sudo scripts/install-test-deps.sh)"
 ros_dds_xml
 command -v unshare >/dev/null || die "FAIL real-ROS tier: unshare (util-linux) is missing"
-unshare -n true 2>/dev/null || die "FAIL real-ROS tier: cannot create a network namespace (unshare -n needs root or CAP_SYS_ADMIN)"
+ros_netns_cmd || die "FAIL real-ROS tier: no private network namespace"
 [[ -d "$repo/tests/node/node_modules" ]] || (cd "$repo/tests/node" && npm ci --no-audit --no-fund >/dev/null)
 
 t_all=$SECONDS
@@ -61,7 +61,7 @@ ros_log "checks (private network namespace; logs in $log_dir)"
 t_checks=$SECONDS
 status=0
 timeout --signal=INT --kill-after=30 "${ROS_TIER_TIMEOUT:-900}" \
-  unshare -n "$repo/scripts/ros-netns.sh" node "$repo/tests/ros/tier.mjs" 2>&1 | tee "$log_dir/tier.out" ||
+  "${ROS_UNSHARE[@]}" "$repo/scripts/ros-netns.sh" node "$repo/tests/ros/tier.mjs" 2>&1 | tee "$log_dir/tier.out" ||
   status=$?
 ros_log "real-ROS tier: gateway colcon build ${GATEWAY_BUILD_SECONDS} s, checks $((SECONDS - t_checks)) s, total $((SECONDS - t_all)) s"
 if ! grep -qE '^real-ROS tier: [0-9]+ passed, [0-9]+ failed$' "$log_dir/tier.out"; then
