@@ -20,6 +20,8 @@
 //! Data flows ROS → [`ros::MessageSink`] (the hub) → per-viewer queues → socket; viewer
 //! publications flow socket → hub (allowlist, JSON→CDR) → [`ros::RosCommand::Publish`].
 #![warn(missing_docs)]
+// The one foreign boundary with `unsafe` is `ros::rcl` (rcl/rmw/rosidl); it opts back in there.
+#![deny(unsafe_code)]
 
 pub mod cdr;
 pub mod config;

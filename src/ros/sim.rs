@@ -91,10 +91,12 @@ impl SimGraph {
 
     /// Connect the graph to the core and process its commands on the current tokio runtime.
     pub fn start(&self, io: BackendIo) -> tokio::task::JoinHandle<()> {
+        // The graph waits on the command channel itself: no bell needed.
         let BackendIo {
             mut commands,
             events,
             messages,
+            bell: _,
         } = io;
         {
             let mut s = self.state.lock();
