@@ -151,8 +151,8 @@ pub fn clock_from_cdr(payload: &[u8]) -> Option<u64> {
 }
 
 /// Why a payload from a viewer is not a plain CDR message, if it is not: at least the 4-byte
-/// encapsulation header, CDR big- or little-endian (`00 00` / `00 01`). r2r hands the bytes to the
-/// middleware unchecked, and every subscriber would have to reject them instead.
+/// encapsulation header, CDR big- or little-endian (`00 00` / `00 01`). Serialized messages are
+/// published unchecked, and every subscriber would have to reject them instead.
 pub fn cdr_payload_problem(payload: &[u8]) -> Option<String> {
     match payload {
         [0x00, 0x00 | 0x01, _, _, ..] => None,

@@ -177,8 +177,8 @@ pub enum RosCommand {
         payload: Bytes,
     },
     /// Call a service; answer with [`RosEvent::ServiceResponse`] carrying `call`. The request is
-    /// JSON in the shape of [`crate::cdr::cdr_to_json`] (every field present), which is also what
-    /// r2r's untyped clients take.
+    /// JSON in the shape of [`crate::cdr::cdr_to_json`] (every field present); the live backend
+    /// encodes it with the service's definition.
     CallService {
         /// Identifies the call in the answer.
         call: CallKey,
