@@ -42,8 +42,8 @@ fn c_text(s: &str) -> CString {
     CString::new(s.as_bytes()).unwrap_or_default()
 }
 
-/// Log one line under `logger`. Callers serialise this with node destruction (rcl's `/rosout`
-/// handler looks the node's publisher up in a table `rcl_node_fini` edits).
+/// Log one line under `logger` (serialised with node creation and destruction, see
+/// [`super::GLOBAL`]).
 pub fn log(logger: &str, severity: Severity, file: &str, line: u32, message: &str) {
     let (logger, file, message) = (c_text(logger), c_text(file), c_text(message));
     let function = c_text("");
@@ -52,9 +52,10 @@ pub fn log(logger: &str, severity: Severity, file: &str, line: u32, message: &st
         file_name: file.as_ptr(),
         line_number: line as usize,
     };
+    let _global = super::GLOBAL.lock();
     // SAFETY: every pointer is a NUL-terminated string alive for the call; the format is a
     // literal "%s" consuming exactly the one string argument passed, so no caller text is ever
-    // interpreted as a format.
+    // interpreted as a format. Node set-up and tear-down cannot run meanwhile (`_global`).
     unsafe {
         rcutils_log(
             &location,

@@ -65,6 +65,13 @@ pub use node::{
 pub use node::{EntityError, PublisherId};
 pub use typesupport::{TypeSupportError, TypeSupportLibrary};
 
+/// Serialises what rcl keeps in process-wide state without locking it: context and node set-up
+/// and tear-down (the `/rosout` publishers live in a global table that creating and destroying a
+/// node edits) and logging (rcl's `/rosout` handler reads that table). rclcpp and rclpy hold a
+/// global logging mutex for the same reason. Reentrant: rcl may log while a node is being
+/// created, and a log call may come from the thread that holds the lock.
+static GLOBAL: parking_lot::ReentrantMutex<()> = parking_lot::const_reentrant_mutex(());
+
 /// An rcl call that failed: the function, its return code and rcutils' error text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{call} failed: {message} (rcl return code {code})")]

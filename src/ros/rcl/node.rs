@@ -14,8 +14,8 @@ use parking_lot::Mutex;
 use r2r_rcl::*;
 
 use super::typesupport::{
-    borrowed_serialized, deserialize, serialize, MessageType, RosMessage, SerializedBuffer,
-    ServiceType, TypeSupportError, TypeSupports,
+    borrowed_serialized, check_cdr_header, deserialize, serialize, MessageType, RosMessage,
+    SerializedBuffer, ServiceType, TypeSupportError, TypeSupports,
 };
 use super::{apply_qos, c_string, check, owned, RclError};
 use crate::ros::Qos;
@@ -203,6 +203,7 @@ impl RclNode {
         let argc = i32::try_from(argv.len()).unwrap_or(i32::MAX);
         let c_name = c_string("rcl_node_init", name)?;
         let c_ns = c_string("rcl_node_init", namespace)?;
+        let _global = super::GLOBAL.lock();
 
         // SAFETY: the standard rcl start-up sequence. Every struct starts zero-initialised as rcl
         // requires; each step is checked, and on failure whatever was initialised before it is
@@ -505,6 +506,7 @@ impl RclNode {
         let Some(p) = self.pubs.get(&id) else {
             return Ok(());
         };
+        check_cdr_header("rcl_publish_serialized_message", cdr)?;
         let msg = borrowed_serialized(cdr);
         // SAFETY: a valid publisher; `msg` points at `cdr` for the duration of the call and rmw
         // only reads it.
@@ -846,6 +848,7 @@ fn gid_hash(data: &[u8]) -> u64 {
 
 impl Drop for RclNode {
     fn drop(&mut self) {
+        let _global = super::GLOBAL.lock();
         // SAFETY: each entity was initialised on this node and is finalised exactly once, before
         // the node; the wait set before the context it was made on; our guard condition is taken
         // out of its cell under the lock (so no other thread can trigger it any more) and

@@ -503,12 +503,28 @@ pub(super) fn borrowed_serialized(bytes: &[u8]) -> rcutils_uint8_array_t {
     a
 }
 
+/// Refuse bytes that do not start with a plain CDR encapsulation header (`00 00` big-endian or
+/// `00 01` little-endian, then two option bytes). rmw_cyclonedds reads the header without
+/// checking the length (and underflows its limit on fewer than 4 bytes); past the header it
+/// bounds-checks every read. So nothing shorter or stranger may reach rmw.
+pub(super) fn check_cdr_header(call: &'static str, cdr: &[u8]) -> Result<(), RclError> {
+    match cdr {
+        [0x00, 0x00 | 0x01, _, _, ..] => Ok(()),
+        _ => Err(RclError {
+            call,
+            code: RCL_RET_INVALID_ARGUMENT as i32,
+            message: "not CDR: a message starts with the 4-byte header 00 00|01 xx xx".into(),
+        }),
+    }
+}
+
 /// CDR (with its encapsulation header) → a freshly allocated message struct.
 pub(super) fn deserialize<'m>(
     cdr: &[u8],
     ty: &MessageType,
     members: &'m Members,
 ) -> Result<RosMessage<'m>, RclError> {
+    check_cdr_header("rmw_deserialize", cdr)?;
     let mut msg = RosMessage::new(members)?;
     let serialized = borrowed_serialized(cdr);
     // SAFETY: `serialized` points at `cdr` for the duration of the call and is only read;
@@ -535,6 +551,22 @@ pub(super) fn serialize(msg: &mut RosMessage<'_>, ty: &MessageType) -> Result<By
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_cdr_headers_reach_rmw() {
+        assert!(check_cdr_header("t", &[0, 1, 0, 0]).is_ok());
+        assert!(check_cdr_header("t", &[0, 0, 0, 3, 9]).is_ok());
+        for bad in [
+            &[][..],
+            &[0],
+            &[0, 1, 0],
+            &[0, 3, 0, 0],
+            &[1, 1, 0, 0],
+            b"{}  ",
+        ] {
+            assert!(check_cdr_header("t", bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn type_names_split() {

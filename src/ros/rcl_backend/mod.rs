@@ -212,18 +212,14 @@ fn ros_thread(
     // `start`'s caller gave up, or dropped the backend without running it.
     let run = match (sent, run_rx.recv()) {
         (Ok(()), Ok(run)) => run,
-        _ => {
-            rosout::exclusive(|| drop(node));
-            return;
-        }
+        _ => return,
     };
     let RunMsg { io, shutdown, done } = run;
     let mut ros = RosThread::new(node, config, io, schemas, params, own_params);
     ros.run(&shutdown);
     let RosThread { node, .. } = ros;
     // Destroys every entity and the node: peers see it leave now, not when a lease expires.
-    // Serialised with logging: rcl_node_fini removes the node's /rosout publisher.
-    rosout::exclusive(|| drop(node));
+    drop(node);
     info!("ROS node stopped");
     let _ = done.send(());
 }
@@ -249,10 +245,7 @@ fn setup(
             }
             Ok((node, config, warnings))
         }
-        Err(e) => {
-            rosout::exclusive(|| drop(node)); // see `ros_thread` on why under the log lock
-            Err(e.into())
-        }
+        Err(e) => Err(e.into()),
     }
 }
 

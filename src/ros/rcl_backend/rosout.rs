@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-use parking_lot::{Mutex, ReentrantMutex};
+use parking_lot::Mutex;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -36,11 +36,6 @@ struct Pending {
 struct State {
     logger: OnceLock<String>,
     pending: Mutex<Vec<Pending>>,
-    /// Held while an event goes to rcutils and while the node is dropped. rcl's `/rosout`
-    /// handler looks the node's publisher up in a table that `rcl_node_fini` edits; rclcpp
-    /// serialises the two with its global logging mutex, and so do we. Reentrant: the dropping
-    /// thread may itself log.
-    emit: ReentrantMutex<()>,
 }
 
 /// Show debug-level events (the `debug` parameter), as `--log-level debug` would.
@@ -117,19 +112,12 @@ pub(super) fn flush_to_stderr() {
     }
 }
 
-/// Run `f` (dropping the node) with no event being handed to rcutils meanwhile.
-pub(super) fn exclusive<R>(f: impl FnOnce() -> R) -> R {
-    let _guard = state().emit.lock();
-    f()
-}
-
 fn emit(logger: &str, p: &Pending) {
     if IN_EMIT.with(|f| f.replace(true)) {
         // Re-entered from inside rcutils: print rather than deadlock.
         eprintln!("[{}] {}", p.level, p.message);
         return;
     }
-    let _guard = state().emit.lock();
     let severity = match p.level {
         Level::ERROR => rcl::Severity::Error,
         Level::WARN => rcl::Severity::Warn,
