@@ -12,14 +12,17 @@
 //! - [`remote`]: remote access through the Foxglove platform over LiveKit (protocol v2): API
 //!   watch loop, room sessions, per-participant control streams, data tracks.
 //! - [`gateway`]: assembling hub, backend and server; shutdown.
-//! - [`ros`]: the ROS boundary (commands in, events out), the simulated graph, and the r2r
-//!   backend behind the `ros2` feature.
+//! - [`ros`]: the ROS boundary (commands in, events out), the simulated graph, and the live ROS 2
+//!   backend behind the `ros2` feature (`ros::rcl`, the crate's only `unsafe`, and
+//!   `ros::rcl_backend`).
 //! - [`demo`]: `--demo`, a simulated differential-drive robot on the simulated graph, and load
 //!   generation for benchmarks.
 //!
 //! Data flows ROS → [`ros::MessageSink`] (the hub) → per-viewer queues → socket; viewer
 //! publications flow socket → hub (allowlist, JSON→CDR) → [`ros::RosCommand::Publish`].
 #![warn(missing_docs)]
+// The one foreign boundary with `unsafe` is `ros::rcl` (rcl/rmw/rosidl); it opts back in there.
+#![deny(unsafe_code)]
 
 pub mod cdr;
 pub mod config;

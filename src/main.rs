@@ -135,16 +135,16 @@ fn config_overrides(port: Option<u16>, address: Option<String>) -> impl FnOnce(&
 #[cfg(feature = "ros2")]
 async fn run_ros(overrides: impl FnOnce(&mut Config)) -> Result<(), Box<dyn std::error::Error>> {
     use foxglove_gateway::config::ParamValue;
-    use foxglove_gateway::ros::r2r_backend;
+    use foxglove_gateway::ros::rcl_backend;
     use tokio_util::sync::CancellationToken;
 
+    let schemas = Arc::new(SchemaStore::new(ament_prefixes()));
     let (mut config, warnings, backend) =
-        tokio::task::block_in_place(|| r2r_backend::start(NODE_NAME))?;
+        tokio::task::block_in_place(|| rcl_backend::start(NODE_NAME, schemas.clone()))?;
     for w in warnings {
         tracing::warn!("{w}");
     }
     overrides(&mut config);
-    let schemas = Arc::new(SchemaStore::new(ament_prefixes()));
     let params = backend.params();
     let stop_ros = CancellationToken::new();
     let mut ros_task = None;
@@ -159,10 +159,10 @@ async fn run_ros(overrides: impl FnOnce(&mut Config)) -> Result<(), Box<dyn std:
     );
     announce(&gateway);
     let remote = start_remote(&gateway);
-    let ros_task = ros_task.expect("the backend was started");
+    let mut ros_task = ros_task.expect("the backend was started");
     tokio::select! {
         _ = wait_for_signal() => {}
-        r = ros_task => {
+        r = &mut ros_task => {
             gateway.shutdown(Duration::from_secs(2)).await;
             return match r {
                 Ok(Ok(())) => Err("the ROS node stopped".into()),
@@ -173,10 +173,17 @@ async fn run_ros(overrides: impl FnOnce(&mut Config)) -> Result<(), Box<dyn std:
     }
     tracing::info!("shutting down");
     stop_remote(remote).await;
-    // Viewers first (they get a Close frame), then the node; all within ~2 s of the signal,
-    // before `ros2 launch` escalates to SIGTERM and SIGKILL.
-    gateway.shutdown(Duration::from_millis(1500)).await;
+    // Viewers first (they get a Close frame), then the node, and only then exit: a process
+    // that exits before its node is destroyed leaves a ghost in the graph until the DDS lease
+    // expires. All within ~2 s of the signal, before `ros2 launch` escalates.
+    gateway.shutdown(Duration::from_millis(1000)).await;
     stop_ros.cancel();
+    match tokio::time::timeout(Duration::from_secs(1), ros_task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!("the ROS node stopped with an error: {e}"),
+        Ok(Err(e)) => tracing::warn!("the ROS thread failed: {e}"),
+        Err(_) => tracing::warn!("the ROS node did not stop within 1 s"),
+    }
     Ok(())
 }
 
@@ -191,7 +198,7 @@ fn init_logging(ros: bool) {
     #[cfg(feature = "ros2")]
     if ros {
         registry
-            .with(foxglove_gateway::ros::r2r_backend::RosoutLayer::new())
+            .with(foxglove_gateway::ros::rcl_backend::RosoutLayer::new())
             .init();
         return;
     }

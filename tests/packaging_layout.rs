@@ -336,26 +336,39 @@ fn package_xml_is_an_ament_cargo_package() {
     // colcon-ros-cargo requires the Cargo package name to equal the ROS package name.
     assert_eq!(text_of("name"), [env!("CARGO_PKG_NAME")]);
     assert_eq!(text_of("version"), [env!("CARGO_PKG_VERSION")]);
+    // What r2r_rcl's bindings and link lines need at build time...
     let depends = text_of("depend");
     for needed in [
         "rcl",
-        "rcl_action",
         "rcl_yaml_param_parser",
         "rcl_logging_spdlog",
         "rcutils",
+        "rmw",
         "rmw_implementation",
-        "rcl_interfaces",
-        "rosgraph_msgs",
-        "std_msgs",
-        "geometry_msgs",
-        "sensor_msgs",
+        "rosidl_runtime_c",
+        "rosidl_typesupport_c",
+        "rosidl_typesupport_introspection_c",
     ] {
         assert!(
             depends.iter().any(|d| d == needed),
             "missing <depend>{needed}"
         );
     }
-    assert!(text_of("exec_depend").iter().any(|d| d == "ros2launch"));
+    // ...and no interface package: type support is loaded at runtime, so the build must not
+    // depend on which message packages happen to be installed.
+    for not_needed in ["std_msgs", "geometry_msgs", "sensor_msgs", "rcl_action"] {
+        assert!(
+            !depends.iter().any(|d| d == not_needed),
+            "<depend>{not_needed}</depend> is not needed at build time"
+        );
+    }
+    let exec = text_of("exec_depend");
+    for needed in ["ros2launch", "rcl_interfaces", "rosgraph_msgs", "std_srvs"] {
+        assert!(
+            exec.iter().any(|d| d == needed),
+            "missing <exec_depend>{needed}"
+        );
+    }
     let export = pkg
         .children
         .iter()

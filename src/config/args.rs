@@ -1,7 +1,7 @@
 //! Keeping ROS's arguments away from our own command-line parser.
 //!
 //! `ros2 run` and `ros2 launch` append `--ros-args -r __node:=... --params-file ...` to argv.
-//! rcl reads those itself (r2r hands it the full argv); our parser must not see them.
+//! rcl reads those itself (the ROS backend hands it the full argv); our parser must not see them.
 
 use std::ffi::{OsStr, OsString};
 

@@ -8,7 +8,7 @@
 //!     topic_whitelist: ['.*']
 //! ```
 //!
-//! Node keys are matched the way rcl (and r2r) match them: `/**`, `**`, the node's name or its
+//! Node keys are matched the way rcl-based nodes match them: `/**`, `**`, the node's name or its
 //! fully qualified name; nothing else. Later sections override earlier ones. Nested mappings
 //! under `ros__parameters` become dotted names (`a: {b: 1}` is `a.b`), as in ROS.
 

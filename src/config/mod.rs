@@ -193,7 +193,7 @@ pub struct Config {
     /// `use_compression`: accepted and ignored with a warning (foxglove_bridge 3.x ignores it too;
     /// permessage-deflate costs much CPU for little gain on binary data).
     pub use_compression: bool,
-    /// `disable_load_message`: accepted and ignored (no loaned messages through r2r).
+    /// `disable_load_message`: accepted and ignored (the gateway takes serialized messages, never loaned ones).
     pub disable_load_message: bool,
     /// `publish_client_count`: publish the viewer count on `/<node>/client_count`.
     pub publish_client_count: bool,

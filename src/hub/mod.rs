@@ -324,21 +324,26 @@ impl Hub {
             } => self.parameters_set(request, &node, result),
             RosEvent::ParameterEvent { node, changed } => self.parameter_event(&node, changed),
             RosEvent::SubscribeFailed { key, reason } => {
-                let state = self.state.lock();
-                let topic = state
-                    .channels
-                    .get(&key)
-                    .map(|c| c.topic.to_string())
-                    .unwrap_or_default();
+                let topic = self.channel_topic(key);
                 tracing::warn!(channel = key, %topic, %reason, "ROS subscription failed");
                 let message = format!("Cannot subscribe to {topic}: {reason}");
-                if let Some(subs) = state.subs.get(&key) {
-                    for client in subs.subscribers.keys() {
-                        if let Some(c) = state.clients.get(client) {
-                            let _ = c.outbox.push_control(status(StatusLevel::Error, &message));
-                        }
-                    }
-                }
+                self.tell_subscribers(key, status(StatusLevel::Error, &message));
+            }
+            RosEvent::MessagesLost { key, count, reason } => {
+                let topic = self.channel_topic(key);
+                tracing::warn!(channel = key, %topic, count, %reason, "ROS messages lost");
+                let message = format!(
+                    "{count} message(s) on {topic} were lost on the ROS side, before the \
+                     gateway: {reason}"
+                );
+                self.tell_subscribers(
+                    key,
+                    Control::Status {
+                        level: StatusLevel::Warning,
+                        message,
+                        id: Some(ROS_DROPS_STATUS_ID.to_string()),
+                    },
+                );
             }
             RosEvent::PublisherFailed { key, reason } => self.publisher_failed(key, &reason),
             RosEvent::Time(ns) => {
@@ -347,6 +352,27 @@ impl Hub {
                 state.sim_time = Some(ns);
                 for c in state.clients.values() {
                     let _ = c.outbox.push_control(Control::Binary(frame.clone()));
+                }
+            }
+        }
+    }
+
+    fn channel_topic(&self, channel: u64) -> String {
+        self.state
+            .lock()
+            .channels
+            .get(&channel)
+            .map(|c| c.topic.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Queue a control message for every viewer subscribed to `channel`.
+    fn tell_subscribers(&self, channel: u64, msg: Control) {
+        let state = self.state.lock();
+        if let Some(subs) = state.subs.get(&channel) {
+            for client in subs.subscribers.keys() {
+                if let Some(c) = state.clients.get(client) {
+                    let _ = c.outbox.push_control(msg.clone());
                 }
             }
         }
@@ -584,6 +610,8 @@ pub fn status(level: StatusLevel, message: &str) -> Control {
 }
 
 const MISSING_STATUS_ID: &str = "missing-definitions";
+/// Status id of the warnings about messages the ROS side lost before the gateway took them.
+const ROS_DROPS_STATUS_ID: &str = "ros-dropped-messages";
 
 /// How often deadlines of service calls and parameter requests are checked.
 const DEADLINE_TICK: std::time::Duration = std::time::Duration::from_millis(50);

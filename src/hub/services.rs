@@ -5,7 +5,7 @@
 //!   is missing is still advertised (legacy empty schemas) and calls to it fail with the reason.
 //!   Ids stay the same while (name, type) does.
 //! - Calls are accepted in `cdr` and `json`; the request is checked against the definition and
-//!   handed to the backend as JSON (what r2r's untyped clients take), and the answer goes back
+//!   handed to the backend as complete JSON, and the answer goes back
 //!   in the request's encoding.
 //! - Every call has a deadline (`service_call_timeout_ms`), at most [`MAX_CALLS_PER_VIEWER`] are
 //!   in flight per viewer, and a call to a service that leaves the graph fails at once. Nothing

@@ -1,6 +1,6 @@
-//! Pure helpers for the ROS thread: building and diffing graph snapshots, decoding `/clock`, and
-//! the message a viewer gets when a type is missing from the r2r build. No r2r here, so all of it
-//! is unit-tested without ROS.
+//! Pure helpers for the ROS thread: building and diffing graph snapshots, leaving the gateway's
+//! own endpoints out, and decoding `/clock`. No ROS here, so all of it is unit-tested without
+//! ROS.
 
 use std::collections::HashMap;
 
@@ -56,6 +56,35 @@ pub fn build_snapshot(
         topics,
         ..GraphSnapshot::default()
     }
+}
+
+/// The (topic, types) of the graph that some node other than `own_node` uses: a topic only the
+/// gateway itself publishes or subscribes (a viewer's publisher, the gateway's own subscription
+/// to a topic whose last publisher left) is not the robot's and is left out, and so is a type
+/// only the gateway uses on a topic the robot also uses. `endpoints_of` gives every publisher
+/// and subscription of a topic (node, type).
+pub fn foreign_topics(
+    names_and_types: &HashMap<String, Vec<String>>,
+    own_node: &str,
+    mut endpoints_of: impl FnMut(&str) -> Vec<(String, String)>,
+) -> HashMap<String, Vec<String>> {
+    let mut out = HashMap::new();
+    for (topic, types) in names_and_types {
+        let endpoints = endpoints_of(topic);
+        let kept: Vec<String> = types
+            .iter()
+            .filter(|t| {
+                endpoints
+                    .iter()
+                    .any(|(node, type_name)| node != own_node && type_name == *t)
+            })
+            .cloned()
+            .collect();
+        if !kept.is_empty() {
+            out.insert(topic.clone(), kept);
+        }
+    }
+    out
 }
 
 /// Sorted, deduplicated node names of some endpoints (for the node list, from `/rosout`'s
@@ -122,8 +151,8 @@ pub fn clock_from_cdr(payload: &[u8]) -> Option<u64> {
 }
 
 /// Why a payload from a viewer is not a plain CDR message, if it is not: at least the 4-byte
-/// encapsulation header, CDR big- or little-endian (`00 00` / `00 01`). r2r hands the bytes to the
-/// middleware unchecked, and every subscriber would have to reject them instead.
+/// encapsulation header, CDR big- or little-endian (`00 00` / `00 01`). Serialized messages are
+/// published unchecked, and every subscriber would have to reject them instead.
 pub fn cdr_payload_problem(payload: &[u8]) -> Option<String> {
     match payload {
         [0x00, 0x00 | 0x01, _, _, ..] => None,
@@ -135,19 +164,6 @@ pub fn cdr_payload_problem(payload: &[u8]) -> Option<String> {
             payload.len()
         )),
     }
-}
-
-/// What a viewer is told when r2r cannot subscribe to or publish `type_name` because the type was
-/// not generated into this build. `action` is e.g. "subscribe to /scan".
-pub fn missing_type_reason(action: &str, type_name: &str) -> String {
-    let package = type_name.split('/').next().unwrap_or(type_name);
-    format!(
-        "cannot {action}: type {type_name} is not in this foxglove_gateway build (r2r generates \
-         its type support when the gateway is compiled). Fix: add <depend>{package}</depend> to \
-         foxglove_gateway's package.xml (or have {package} installed and sourced, so it is on \
-         AMENT_PREFIX_PATH) and rebuild the gateway; if IDL_PACKAGE_FILTER is set, add {package} \
-         and the packages it depends on to it"
-    )
 }
 
 #[cfg(test)]
@@ -291,13 +307,33 @@ mod tests {
     }
 
     #[test]
-    fn missing_type_reason_names_type_and_fix() {
-        let r = missing_type_reason("subscribe to /scan", "sensor_msgs/msg/LaserScan");
-        assert!(r.contains("sensor_msgs/msg/LaserScan"));
-        assert!(r.contains("/scan"));
-        assert!(r.contains("<depend>sensor_msgs</depend>"));
-        assert!(r.contains("AMENT_PREFIX_PATH"));
-        assert!(r.contains("IDL_PACKAGE_FILTER"));
+    fn own_endpoints_do_not_make_a_topic() {
+        let g = graph(&[
+            ("/ours_only", &["std_msgs/msg/String"]),
+            ("/shared", &["std_msgs/msg/String", "std_msgs/msg/Int32"]),
+            ("/robot_sub_only", &["geometry_msgs/msg/Twist"]),
+        ]);
+        let own = "/foxglove_gateway";
+        let f = foreign_topics(&g, own, |t| match t {
+            "/ours_only" => vec![(own.into(), "std_msgs/msg/String".into())],
+            "/shared" => vec![
+                ("/talker".into(), "std_msgs/msg/String".into()),
+                (own.into(), "std_msgs/msg/Int32".into()),
+            ],
+            "/robot_sub_only" => vec![("/base".into(), "geometry_msgs/msg/Twist".into())],
+            _ => vec![],
+        });
+        assert!(!f.contains_key("/ours_only"), "only the gateway uses it");
+        assert_eq!(
+            f["/shared"],
+            ["std_msgs/msg/String"],
+            "our type is left out"
+        );
+        assert_eq!(
+            f["/robot_sub_only"],
+            ["geometry_msgs/msg/Twist"],
+            "subscribers count"
+        );
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! ([`RosEvent`], [`MessageSink`]).
 //!
 //! Two implementations stand behind it: the in-process simulated graph ([`sim`]), used by tests
-//! and the demo, and the r2r backend (feature `ros2`). The core never knows which one it has.
+//! and the demo, and the live ROS 2 backend (`rcl_backend`, feature `ros2`), whose foreign calls
+//! all live in `rcl`. The core never knows which one it has.
 //!
 //! Messages take a separate, direct path ([`MessageSink::message`]) instead of the event channel:
 //! the backend's thread hands each payload to the hub, which only pushes it onto bounded per-viewer
 //! queues and returns. That keeps the ROS thread from ever waiting on a viewer while avoiding an
 //! extra hop per message.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -17,9 +18,10 @@ use tokio::sync::mpsc;
 pub mod graph;
 pub mod qos;
 #[cfg(feature = "ros2")]
-pub mod r2r_backend;
+#[allow(unsafe_code)]
+pub mod rcl;
 #[cfg(feature = "ros2")]
-pub mod r2r_graph;
+pub mod rcl_backend;
 pub mod scenario;
 pub mod sim;
 pub mod sim_services;
@@ -175,8 +177,8 @@ pub enum RosCommand {
         payload: Bytes,
     },
     /// Call a service; answer with [`RosEvent::ServiceResponse`] carrying `call`. The request is
-    /// JSON in the shape of [`crate::cdr::cdr_to_json`] (every field present), which is also what
-    /// r2r's untyped clients take.
+    /// JSON in the shape of [`crate::cdr::cdr_to_json`] (every field present); the live backend
+    /// encodes it with the service's definition.
     CallService {
         /// Identifies the call in the answer.
         call: CallKey,
@@ -239,6 +241,17 @@ pub enum RosEvent {
     },
     /// Simulated or ROS time moved (only with `use_sim_time`), in nanoseconds.
     Time(u64),
+    /// Messages of a subscription were lost before the gateway could take them (the middleware
+    /// reported them lost, or the reader's history overflowed). Sent at most every few seconds
+    /// per subscription, with the count since the last report.
+    MessagesLost {
+        /// The subscription.
+        key: SubscriptionKey,
+        /// How many were lost (a lower bound when `reason` says so).
+        count: u64,
+        /// What the backend knows about why, for the viewer and the log.
+        reason: String,
+    },
     /// The answer to [`RosCommand::CallService`]: the response as JSON, or why the call failed.
     ServiceResponse {
         /// As given to `CallService`.
@@ -282,21 +295,43 @@ pub trait MessageSink: Send + Sync + 'static {
     fn message(&self, key: SubscriptionKey, log_time: u64, payload: Bytes);
 }
 
+/// How a backend that sleeps in its own wait (the live backend waits in `rcl_wait`, not on the
+/// command channel) learns that commands are queued: it installs a bell, and every
+/// [`RosHandle::send`] rings it after queuing.
+#[derive(Default)]
+pub struct CommandBell(OnceLock<Box<dyn Fn() + Send + Sync>>);
+
+impl CommandBell {
+    /// Install the bell (once; later calls are ignored).
+    pub fn install(&self, ring: impl Fn() + Send + Sync + 'static) {
+        let _ = self.0.set(Box::new(ring));
+    }
+
+    fn ring(&self) {
+        if let Some(ring) = self.0.get() {
+            ring();
+        }
+    }
+}
+
 /// The handle the core keeps to talk to a running backend.
 #[derive(Clone)]
 pub struct RosHandle {
     commands: mpsc::UnboundedSender<RosCommand>,
+    bell: Arc<CommandBell>,
 }
 
 impl RosHandle {
-    /// Wrap the command channel of a backend.
-    pub fn new(commands: mpsc::UnboundedSender<RosCommand>) -> Self {
-        RosHandle { commands }
+    /// Wrap the command channel of a backend, with the bell it may install.
+    pub fn new(commands: mpsc::UnboundedSender<RosCommand>, bell: Arc<CommandBell>) -> Self {
+        RosHandle { commands, bell }
     }
 
-    /// Queue a command. Returns false if the backend has stopped.
+    /// Queue a command and ring the backend's bell. Returns false if the backend has stopped.
     pub fn send(&self, command: RosCommand) -> bool {
-        self.commands.send(command).is_ok()
+        let sent = self.commands.send(command).is_ok();
+        self.bell.ring();
+        sent
     }
 }
 
@@ -308,6 +343,8 @@ pub struct BackendIo {
     pub events: mpsc::UnboundedSender<RosEvent>,
     /// Where message payloads go.
     pub messages: Arc<dyn MessageSink>,
+    /// Rung after every command is queued; a backend that waits elsewhere installs it.
+    pub bell: Arc<CommandBell>,
 }
 
 /// Wire a backend to the core: returns the core's handle, the backend's side, and the event
@@ -317,12 +354,14 @@ pub fn channel(
 ) -> (RosHandle, BackendIo, mpsc::UnboundedReceiver<RosEvent>) {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let bell = Arc::new(CommandBell::default());
     (
-        RosHandle::new(cmd_tx),
+        RosHandle::new(cmd_tx, bell.clone()),
         BackendIo {
             commands: cmd_rx,
             events: ev_tx,
             messages,
+            bell,
         },
         ev_rx,
     )

@@ -1,7 +1,7 @@
 //! The in-process simulated ROS graph.
 //!
 //! Stands in for a robot wherever there is no ROS 2: in tests, in `--demo`, and for load
-//! generation in benchmarks. It implements the same boundary as the r2r backend (commands in;
+//! generation in benchmarks. It implements the same boundary as the live ROS backend (commands in;
 //! graph events and messages out) and behaves like DDS where the core can tell: publishers appear
 //! in the graph with their QoS, a subscription receives every publisher's messages on its topic
 //! (the gateway's own publishers included), and publications from viewers reach the simulated
@@ -58,7 +58,7 @@ pub(super) struct State {
     messages: Option<Arc<dyn MessageSink>>,
     /// Every command seen, for tests that assert on the boundary.
     log: Vec<RosCommand>,
-    /// `use_sim_time`: follow `/clock` as the r2r backend does.
+    /// `use_sim_time`: follow `/clock` as the live ROS backend does.
     use_sim_time: bool,
     /// The last `/clock` value, with `use_sim_time`.
     sim_time: Option<u64>,
@@ -91,10 +91,12 @@ impl SimGraph {
 
     /// Connect the graph to the core and process its commands on the current tokio runtime.
     pub fn start(&self, io: BackendIo) -> tokio::task::JoinHandle<()> {
+        // The graph waits on the command channel itself: no bell needed.
         let BackendIo {
             mut commands,
             events,
             messages,
+            bell: _,
         } = io;
         {
             let mut s = self.state.lock();
@@ -151,7 +153,7 @@ impl SimGraph {
         rx
     }
 
-    /// Make subscriptions and publishers of `type_name` fail, as the r2r backend does for a type
+    /// Make subscriptions and publishers of `type_name` fail, as the live ROS backend does for a type
     /// it was not built with.
     pub fn set_unsupported_type(&self, type_name: &str) {
         self.state
@@ -169,7 +171,7 @@ impl SimGraph {
             .map_or(0, |v| v.len())
     }
 
-    /// Behave like the r2r backend under `use_sim_time`: every `rosgraph_msgs/msg/Clock`
+    /// Behave like the live ROS backend under `use_sim_time`: every `rosgraph_msgs/msg/Clock`
     /// published on `/clock` moves the time (a [`RosEvent::Time`] when it changes), and message
     /// log times are the last `/clock` value (0 before the first) instead of wall-clock time.
     pub fn set_use_sim_time(&self, on: bool) {
@@ -357,7 +359,7 @@ impl SimGraph {
         snapshot
     }
 
-    /// Send the graph to the core if it changed, as the r2r backend's poll does.
+    /// Send the graph to the core if it changed, as the live ROS backend's poll does.
     pub(super) fn graph_changed(&self) {
         let mut s = self.state.lock();
         let snap = Self::snapshot(&s);

@@ -22,7 +22,7 @@ pub enum SimReply {
     Respond(Value),
     /// Answer after a delay.
     After(Duration, Value),
-    /// Report a failure (as r2r does when the call itself fails).
+    /// Report a failure (as the live backend does when the call itself fails).
     Fail(String),
     /// Never answer.
     Never,

@@ -1,6 +1,7 @@
 //! `tracing` events → rcutils logging under the node's logger, which prints them to the console
 //! and publishes them on `/rosout` (where `ros2 launch`, rqt_console and Foxglove's Log panel see
-//! them).
+//! them). On Jazzy the node's `/rosout` publisher exists because [`crate::ros::rcl::RclNode`]
+//! creates it (rcl no longer does).
 //!
 //! The layer exists before the node does (the subscriber is installed first thing in `main`), so
 //! until [`mark_ready`] names the logger, events are kept in a bounded buffer and replayed then.
@@ -11,14 +12,15 @@
 
 use std::cell::Cell;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
-use parking_lot::{Mutex, ReentrantMutex};
+use parking_lot::Mutex;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::Layer;
+
+use crate::ros::rcl;
 
 /// Events kept before the node exists. Startup logs a handful; the cap only guards memory.
 const MAX_PENDING: usize = 1000;
@@ -34,29 +36,20 @@ struct Pending {
 struct State {
     logger: OnceLock<String>,
     pending: Mutex<Vec<Pending>>,
-    /// Held while an event goes to rcutils and while the node is dropped. rcl's `/rosout`
-    /// handler looks the node's publisher up in a table that `rcl_node_fini` edits; rclcpp
-    /// serialises the two with its global logging mutex, r2r does not, so we do. Reentrant:
-    /// the dropping thread may itself log.
-    emit: ReentrantMutex<()>,
 }
 
-/// With the `debug` parameter, debug events are logged at INFO: rcutils hides DEBUG unless the
-/// logger level was lowered with `--log-level`, and r2r offers no call to lower it.
-static DEBUG_AS_INFO: AtomicBool = AtomicBool::new(false);
-
-/// Show debug-level events (the `debug` parameter).
-pub(super) fn set_debug(on: bool) {
-    DEBUG_AS_INFO.store(on, Ordering::Relaxed);
+/// Show debug-level events (the `debug` parameter), as `--log-level debug` would.
+pub(super) fn set_debug(logger: &str) {
+    rcl::set_level(logger, rcl::Severity::Debug);
 }
 
 thread_local! {
     /// Set while this thread is inside rcutils logging: an event raised from in there (say via a
-    /// `log`→`tracing` bridge) must not re-enter r2r's non-reentrant logging lock.
+    /// `log`→`tracing` bridge) must not re-enter rcutils' logging.
     static IN_EMIT: Cell<bool> = const { Cell::new(false) };
 }
 
-/// One node per process (r2r's `Context` is a process-wide singleton), so one logger state.
+/// One node per process, so one logger state.
 fn state() -> &'static State {
     static STATE: OnceLock<State> = OnceLock::new();
     STATE.get_or_init(State::default)
@@ -119,44 +112,20 @@ pub(super) fn flush_to_stderr() {
     }
 }
 
-/// Run `f` (dropping the node) with no event being handed to rcutils meanwhile.
-pub(super) fn exclusive<R>(f: impl FnOnce() -> R) -> R {
-    let _guard = state().emit.lock();
-    f()
-}
-
 fn emit(logger: &str, p: &Pending) {
     if IN_EMIT.with(|f| f.replace(true)) {
         // Re-entered from inside rcutils: print rather than deadlock.
         eprintln!("[{}] {}", p.level, p.message);
         return;
     }
-    let _guard = state().emit.lock();
     let severity = match p.level {
-        Level::ERROR => r2r::LogSeverity::Error,
-        Level::WARN => r2r::LogSeverity::Warn,
-        Level::INFO => r2r::LogSeverity::Info,
-        _ if DEBUG_AS_INFO.load(Ordering::Relaxed) => r2r::LogSeverity::Info,
-        _ => r2r::LogSeverity::Debug,
+        Level::ERROR => rcl::Severity::Error,
+        Level::WARN => rcl::Severity::Warn,
+        Level::INFO => rcl::Severity::Info,
+        _ => rcl::Severity::Debug,
     };
-    // r2r::log builds C strings with `CString::new(..).unwrap()`: an interior NUL (a topic name
-    // from a viewer, say) would panic inside the logger. Replace them first.
-    r2r::log(
-        &no_nul(&p.message),
-        &no_nul(logger),
-        &no_nul(&p.file),
-        p.line,
-        severity,
-    );
+    rcl::log(logger, severity, &p.file, p.line, &p.message);
     IN_EMIT.with(|f| f.set(false));
-}
-
-fn no_nul(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains('\0') {
-        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    }
 }
 
 /// The event's `message` followed by its other fields as `key=value`.
@@ -199,12 +168,6 @@ impl Visit for MessageVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nul_bytes_are_replaced() {
-        assert_eq!(no_nul("a\0b"), "a\u{FFFD}b");
-        assert!(matches!(no_nul("clean"), std::borrow::Cow::Borrowed(_)));
-    }
 
     #[test]
     fn message_then_fields() {
