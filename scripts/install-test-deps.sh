@@ -7,7 +7,7 @@
 #     Node.js >= 18 with npm must already be installed)
 #   - a ROS 2 for the real-ROS tier: the machine's own /opt/ros/<distro> if it has one, else ROS 2
 #     Jazzy built from ../shared/ros2 (install-jazzy.sh, ~6 min once), plus libclang-dev (r2r's
-#     bindgen) and gcc (the benchmark's rcl publisher)
+#     bindgen), valgrind (the rcl boundary under valgrind) and gcc (the benchmark's rcl publisher)
 #   - colcon with colcon-cargo + colcon-ros-cargo (cargo ament-build) in a venv
 #     (CARGO_AMENT_BUILD_VENV, default target/ament-venv) for the packaging check and the
 #     real-ROS tier's `colcon build`
@@ -18,7 +18,7 @@ repo="$PWD"
 if command -v apt-get >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    ros2-test-interface-files chromium python3-venv libclang-dev gcc iproute2 util-linux >/dev/null
+    ros2-test-interface-files chromium python3-venv libclang-dev gcc valgrind iproute2 util-linux >/dev/null
 fi
 (cd tests/node && npm ci --no-audit --no-fund)
 (cd tests/browser && npm ci --no-audit --no-fund)

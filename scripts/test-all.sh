@@ -3,11 +3,12 @@
 #
 #   format and lints → Rust unit + integration tests → Node tier (Foxglove's own libraries
 #   against the real binary) → browser tier (Foxglove Studio in headless chromium against
-#   --demo; screenshots in test-output/browser/) → type-check of the r2r backend (r2r/doc-only;
+#   --demo; screenshots in test-output/browser/) → type-check of the ROS backend (r2r_rcl/doc-only;
 #   no ROS needed) and of the LiveKit adapter (DOCS_RS=1; no WebRTC build) → ROS packaging
 #   (cargo ament-build into a temp prefix) → real-ROS tier (scripts/test-ros.sh: colcon build,
-#   ros2 launch, rclpy peers and a Foxglove client in a private network namespace; needs the
-#   ROS 2 that install-test-deps.sh installs, and fails without it)
+#   the backend's tests against the real rcl in a debug build and under valgrind, ros2 launch,
+#   rclpy peers and a Foxglove client in a private network namespace; needs the ROS 2 that
+#   install-test-deps.sh installs, and fails without it)
 #
 # Ends with one line "N passed, N failed" counting every Rust and Node test and every real-ROS
 # check.
@@ -36,7 +37,7 @@ step "Node tier"
 scripts/test-node.sh 2>&1 | tee -a "$log"
 step "Browser tier (Foxglove Studio in headless chromium)"
 scripts/test-browser.sh 2>&1 | tee -a "$log"
-step "r2r backend type-check (feature ros2 with r2r/doc-only)"
+step "ROS backend type-check (feature ros2 with r2r_rcl/doc-only, as for Humble)"
 scripts/check-ros2.sh
 step "LiveKit adapter type-check (feature remote-access with DOCS_RS=1)"
 scripts/check-remote.sh

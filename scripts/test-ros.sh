@@ -7,9 +7,13 @@
 #      (workspace under target/ros-tier/gw_ws, kept so reruns are incremental);
 #   2. builds tests/ros/rostier_msgs (one .msg, one .srv) in an overlay AFTER the gateway, without
 #      touching the gateway: the robot's own interface package;
-#   3. in one private network namespace (unshare -n, loopback only, Cyclone DDS on 127.0.0.1):
-#      rclpy peers, `ros2 launch foxglove_gateway foxglove_gateway_launch.xml`, ros2 CLI and a
-#      Foxglove client (@foxglove/ws-protocol + Foxglove's CDR libraries) — tests/ros/tier.mjs.
+#   3. builds the ROS backend's own tests in a debug build (cargo feature ros2; target dir
+#      target/ros-tier/debug, apart from the no-ROS target/debug the other tiers use);
+#   4. in one private network namespace (unshare -n, loopback only, Cyclone DDS on 127.0.0.1),
+#      tests/ros/in-netns.sh: those tests against the real rcl, tests/rcl_live.rs once more under
+#      valgrind, then rclpy peers, `ros2 launch foxglove_gateway foxglove_gateway_launch.xml`,
+#      ros2 CLI and a Foxglove client (@foxglove/ws-protocol + Foxglove's CDR libraries) —
+#      tests/ros/tier.mjs.
 #
 # Every check prints one `PASS <check>: …` or `FAIL <check>: …` line; the last line is
 # `real-ROS tier: N passed, N failed` (scripts/test-all.sh adds it to its total). Logs of every
@@ -53,17 +57,42 @@ fi
 log_dir="$ROS_TIER_DIR/last-run"
 rm -rf "$log_dir"
 mkdir -p "$log_dir"
+
+# The backend's tests (lib unit tests with feature ros2, tests/rcl_live.rs) in a debug build: the
+# executables are built here (cargo needs the network, the namespace has none) and run inside.
+ros_log "cargo test --features ros2 --lib --test rcl_live --no-run (debug build)"
+t_debug=$SECONDS
+debug_tests=""
+debug_error=""
+if (
+  cd "$repo"
+  ros_source "$ROS_DISTRO_DIR/setup.bash"
+  cargo test --features ros2 --lib --test rcl_live --no-run --target-dir "$ROS_TIER_DIR/debug"
+) >"$log_dir/debug-build.log" 2>&1; then
+  # "  Executable unittests src/lib.rs (target/…/deps/foxglove_gateway-…)"
+  debug_tests="$(sed -nE 's#^ *Executable (unittests src/lib\.rs|tests/rcl_live\.rs) \((.*)\)$#\1 \2#p' "$log_dir/debug-build.log" |
+    sed -E 's#^unittests src/lib\.rs#lib#; s#^tests/rcl_live\.rs#rcl_live#' |
+    while read -r name path; do
+      [[ $path == /* ]] || path="$repo/$path"
+      echo "$name $path"
+    done)"
+  [[ -n $debug_tests ]] || debug_error="cargo printed no test executables (log: $log_dir/debug-build.log)"
+else
+  debug_error="cargo test --no-run failed: $(grep -m1 -E '^error' "$log_dir/debug-build.log") (log: $log_dir/debug-build.log)"
+fi
+ros_log "debug build of the backend's tests: $((SECONDS - t_debug)) s"
 export ROS_TIER_LOG_DIR="$log_dir" ROS_TIER_GATEWAY_BIN="$bin" \
   ROS_TIER_GATEWAY_MTIME="$(stat -c %Y "$bin")" ROS_TIER_OVERLAY_MTIME="$overlay_mtime" \
   ROS_TIER_OVERLAY_OK="$overlay_ok" ROS_TIER_GATEWAY_SHA_BEFORE="$sha_before" \
-  ROS_TIER_GATEWAY_SHA_AFTER="$sha_after"
+  ROS_TIER_GATEWAY_SHA_AFTER="$sha_after" ROS_TIER_DEBUG_TESTS="$debug_tests" \
+  ROS_TIER_DEBUG_BUILD_ERROR="$debug_error"
 ros_log "checks (private network namespace; logs in $log_dir)"
 t_checks=$SECONDS
 status=0
 timeout --signal=INT --kill-after=30 "${ROS_TIER_TIMEOUT:-900}" \
-  "${ROS_UNSHARE[@]}" "$repo/scripts/ros-netns.sh" node "$repo/tests/ros/tier.mjs" 2>&1 | tee "$log_dir/tier.out" ||
+  "${ROS_UNSHARE[@]}" "$repo/scripts/ros-netns.sh" "$repo/tests/ros/in-netns.sh" 2>&1 | tee "$log_dir/tier.out" ||
   status=$?
-ros_log "real-ROS tier: gateway colcon build ${GATEWAY_BUILD_SECONDS} s, checks $((SECONDS - t_checks)) s, total $((SECONDS - t_all)) s"
+ros_log "real-ROS tier: gateway colcon build ${GATEWAY_BUILD_SECONDS} s, debug test build $((t_checks - t_debug)) s, namespace part $((SECONDS - t_checks)) s, total $((SECONDS - t_all)) s"
 if ! grep -qE '^real-ROS tier: [0-9]+ passed, [0-9]+ failed$' "$log_dir/tier.out"; then
   # Killed by the timeout or crashed before its summary: still one countable failure.
   die "FAIL real-ROS tier: the checks ended (status $status) without their summary line"

@@ -5,7 +5,8 @@
 //
 // Every check prints exactly one line, `PASS <check>: <what was seen>` or
 // `FAIL <check>: <what was seen instead>`, and the last line is
-// `real-ROS tier: N passed, N failed`. A check that cannot run (setup failed) is a FAIL.
+// `real-ROS checks: N passed, N failed` (tests/ros/in-netns.sh adds it to the tier's total). A
+// check that cannot run (setup failed) is a FAIL.
 
 import { writeFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
@@ -784,13 +785,13 @@ async function main() {
   await run("ros2", ["daemon", "stop"], { timeoutMs: 15_000 });
   console.log(`logs: ${LOG_DIR}`);
   console.log(`real-ROS tier checks took ${secs(Date.now() - t0)}`);
-  console.log(`real-ROS tier: ${passed} passed, ${failed} failed`);
+  console.log(`real-ROS checks: ${passed} passed, ${failed} failed`);
   process.exitCode = failed ? 1 : 0;
 }
 
 main().catch(async (err) => {
   console.log(`FAIL tier: ${err?.stack ?? err}`);
   await stopAll();
-  console.log(`real-ROS tier: ${passed} passed, ${failed + 1} failed`);
+  console.log(`real-ROS checks: ${passed} passed, ${failed + 1} failed`);
   process.exitCode = 1;
 });

@@ -53,7 +53,13 @@ pub struct ViewerStats {
     pub last: Option<Instant>,
     /// Receipt time − send time, ns, per message.
     pub latencies_ns: Vec<u64>,
+    /// Status messages the server sent after the subscription (e.g. its drop reports), at most
+    /// [`MAX_STATUSES`].
+    pub statuses: Vec<String>,
 }
+
+/// How many status messages a viewer keeps.
+pub const MAX_STATUSES: usize = 32;
 
 /// Connect, subscribe, report `subscribed`, then record until `expected` (the number the source
 /// sent) has arrived or the stream has been idle for [`IDLE`] after it is known.
@@ -116,6 +122,13 @@ pub async fn run(
             Some(None) | Some(Some(Ok(Message::Close(_)))) => break,
             Some(Some(Err(e))) => return Err(e.into()),
             Some(Some(Ok(Message::Binary(data)))) => record(&mut stats, &mut last_seq, &data, now),
+            Some(Some(Ok(Message::Text(text)))) if stats.statuses.len() < MAX_STATUSES => {
+                let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+                if v["op"] == "status" {
+                    let message = v["message"].as_str().unwrap_or("").to_string();
+                    stats.statuses.push(message);
+                }
+            }
             Some(Some(Ok(_))) => {}
         }
         if let Some(sent) = *expected.borrow() {

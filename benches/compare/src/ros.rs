@@ -92,6 +92,8 @@ struct GwRun {
     p50_ns: u64,
     p99_ns: u64,
     gateway_cpu_s: f64,
+    /// Status messages the gateway sent the viewer (its drop reports).
+    statuses: Vec<String>,
 }
 
 /// Run everything and return the Markdown report.
@@ -408,6 +410,7 @@ async fn gateway_run(
         p50_ns: percentile(&lat, 0.5),
         p99_ns: percentile(&lat, 0.99),
         gateway_cpu_s: cpu,
+        statuses: stats.statuses,
     })
 }
 
@@ -464,7 +467,10 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
          Publisher: `{}` (reliable, volatile, keep last {}), {} ms per run. Reference: `{}`, a \
          plain rclpy subscriber with the same QoS. delivered/sent per run; the publisher column \
          is the rate it achieved. Gateway CPU: on-CPU time of every gateway thread from GO to \
-         the end of the drain, per second of publishing and per delivered message.\n",
+         the end of the drain, per second of publishing and per delivered message. Where the \
+         gateway sent the viewer status messages (its drop reports: `ros-dropped-messages` for \
+         messages the ROS side lost before the gateway took them, `dropped-messages` for its \
+         own queue), the first is quoted below the table.\n",
         opts.publisher,
         opts.depth,
         opts.duration.as_millis(),
@@ -520,6 +526,18 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
             .collect::<Vec<_>>()
             .join(", ")
     );
+    for (i, g) in gws.iter().enumerate() {
+        if let (Some(&(size, rate)), Some(first)) = (opts.workloads.get(i), g.statuses.first()) {
+            let _ = writeln!(
+                s,
+                "Statuses to the viewer at {} @ {} ({}), first: \"{}\"",
+                size_name(size),
+                rate_name(rate),
+                g.statuses.len(),
+                first
+            );
+        }
+    }
     if launch_errors.is_empty() {
         let _ = writeln!(s, "Gateway log: no ERROR lines.");
     } else {
