@@ -66,7 +66,18 @@ pub const MAX_STATUSES: usize = 32;
 pub async fn run(
     port: u16,
     subscribed: oneshot::Sender<()>,
+    expected: watch::Receiver<Option<u64>>,
+) -> Result<ViewerStats, ReceiverError> {
+    run_lingering(port, subscribed, expected, Duration::ZERO).await
+}
+
+/// [`run`], then keep reading for `linger` more: a server reports drops periodically, and the
+/// last report may come after the last message.
+pub async fn run_lingering(
+    port: u16,
+    subscribed: oneshot::Sender<()>,
     mut expected: watch::Receiver<Option<u64>>,
+    linger: Duration,
 ) -> Result<ViewerStats, ReceiverError> {
     let mut req = format!("ws://127.0.0.1:{port}/").into_client_request()?;
     req.headers_mut().insert(
@@ -109,6 +120,7 @@ pub async fn run(
     let mut stats = ViewerStats::default();
     let mut last_seq: Option<u64> = None;
     let mut done_at: Option<Instant> = None;
+    let mut stop_at: Option<Instant> = None;
     loop {
         // A tick (timer or `expected` arriving) re-checks the stop condition without a message.
         let msg = tokio::select! {
@@ -131,14 +143,21 @@ pub async fn run(
             }
             Some(Some(Ok(_))) => {}
         }
-        if let Some(sent) = *expected.borrow() {
+        if let Some(stop) = stop_at {
+            if now >= stop {
+                break;
+            }
+        } else if let Some(sent) = *expected.borrow() {
             let since = *done_at.get_or_insert(now);
             let quiet = stats.last.map_or(since, |l| l.max(since));
             if stats.messages >= sent
                 || now.duration_since(quiet) > IDLE
                 || now.duration_since(since) > DRAIN_CAP
             {
-                break;
+                stop_at = Some(now + linger);
+                if linger.is_zero() {
+                    break;
+                }
             }
         }
     }

@@ -55,6 +55,21 @@ pub enum RosError {
     Viewer(#[from] receiver::ReceiverError),
 }
 
+/// How long the viewer keeps listening after the last message, for the gateway's periodic loss
+/// reports (every 2 s).
+const LOSS_REPORT_WAIT: Duration = Duration::from_millis(2500);
+
+/// The number of messages a gateway status says were dropped or lost: its drop reports start
+/// "Dropped N message(s)" (its own queue) or "N message(s) on /t were lost" (the ROS side).
+fn reported_count(status: &str) -> Option<u64> {
+    let words: Vec<&str> = status.split_whitespace().collect();
+    let i = words.iter().position(|w| *w == "message(s)")?;
+    if !(status.starts_with("Dropped ") || status.contains(" were lost")) {
+        return None;
+    }
+    words.get(i.checked_sub(1)?)?.parse().ok()
+}
+
 /// What the publisher reported.
 #[derive(Debug, Clone, Copy, Default)]
 struct Sent {
@@ -373,7 +388,13 @@ async fn gateway_run(
     let mut publisher = start_publisher(opts, size, rate).await?;
     let (expected_tx, expected_rx) = watch::channel(None);
     let (tx, subscribed) = oneshot::channel();
-    let viewer = tokio::spawn(receiver::run(opts.port, tx, expected_rx));
+    // The gateway reports losses every 2 s: keep listening long enough for the last report.
+    let viewer = tokio::spawn(receiver::run_lingering(
+        opts.port,
+        tx,
+        expected_rx,
+        LOSS_REPORT_WAIT,
+    ));
     match tokio::time::timeout(Duration::from_secs(20), subscribed).await {
         Ok(Ok(())) => {}
         Ok(Err(_)) => {
@@ -476,8 +497,8 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
         opts.duration.as_millis(),
         opts.reference
     );
-    let _ = writeln!(s, "| workload | publisher achieved (ref / gw run) | rclpy subscriber delivered/sent | gateway → receiver delivered/sent | gateway CPU | latency p50 / p99 | gateway delivers all where rclpy keeps up |");
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "| workload | publisher achieved (ref / gw run) | rclpy subscriber delivered/sent | gateway → receiver delivered/sent | lost, reported by the gateway / not reported | gateway CPU | latency p50 / p99 | gateway delivers all where rclpy keeps up |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for (i, &(size, rate)) in opts.workloads.iter().enumerate() {
         let (Some(r), Some(g)) = (refs.get(i), gws.get(i)) else {
             continue;
@@ -491,9 +512,12 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
             (false, false) => "– (rclpy does not keep up either)",
         };
         let window = g.sent.elapsed_ns as f64 / 1e9;
+        // Every message not delivered should be in one of the gateway's drop reports.
+        let lost = g.sent.sent.saturating_sub(g.delivered);
+        let reported: u64 = g.statuses.iter().filter_map(|m| reported_count(m)).sum();
         let _ = writeln!(
             s,
-            "| {} @ {} | {:.0} / {:.0} msg/s | {}/{} ({}) | {}/{} ({}) | {:.2} cores, {:.0} µs/msg | {:.2} / {:.2} ms | {} |",
+            "| {} @ {} | {:.0} / {:.0} msg/s | {}/{} ({}) | {}/{} ({}) | {} / {} | {:.2} cores, {:.0} µs/msg | {:.2} / {:.2} ms | {} |",
             size_name(size),
             rate_name(rate),
             r.sent.rate(),
@@ -504,6 +528,8 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
             g.delivered,
             g.sent.sent,
             pct(g.delivered, g.sent.sent),
+            reported.min(lost),
+            lost.saturating_sub(reported),
             if window > 0.0 { g.gateway_cpu_s / window } else { 0.0 },
             if g.delivered > 0 { g.gateway_cpu_s * 1e6 / g.delivered as f64 } else { 0.0 },
             g.p50_ns as f64 / 1e6,
@@ -549,4 +575,28 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reported_count;
+
+    #[test]
+    fn drop_reports_are_counted() {
+        assert_eq!(
+            reported_count(
+                "Dropped 8 message(s) because this viewer is not keeping up (queue limits: 2 \
+                 messages, 10000000 bytes): /bench (8) (8 in total since connecting)"
+            ),
+            Some(8)
+        );
+        assert_eq!(
+            reported_count(
+                "1145 message(s) on /bench were lost on the ROS side, before the gateway: gaps"
+            ),
+            Some(1145)
+        );
+        assert_eq!(reported_count("Publishing to /x is not allowed"), None);
+        assert_eq!(reported_count("3 message(s) pending"), None);
+    }
 }
