@@ -7,8 +7,9 @@
 #      (workspace under target/ros-tier/gw_ws, kept so reruns are incremental);
 #   2. builds tests/ros/rostier_msgs (one .msg, one .srv) in an overlay AFTER the gateway, without
 #      touching the gateway: the robot's own interface package;
-#   3. builds the ROS backend's own tests in a debug build (cargo feature ros2; target dir
-#      target/ros-tier/debug, apart from the no-ROS target/debug the other tiers use);
+#   3. builds the ROS backend's own tests in a debug build (cargo feature ros2), in the usual
+#      target dir so the dependencies test-all.sh already compiled are reused; the no-ROS
+#      target/debug/foxglove_gateway the Node and browser tiers run is put back afterwards;
 #   4. in one private network namespace (unshare -n, loopback only, Cyclone DDS on 127.0.0.1),
 #      tests/ros/in-netns.sh: those tests against the real rcl, tests/rcl_live.rs once more under
 #      valgrind, then rclpy peers, `ros2 launch foxglove_gateway foxglove_gateway_launch.xml`,
@@ -64,10 +65,16 @@ ros_log "cargo test --features ros2 --lib --test rcl_live --no-run (debug build)
 t_debug=$SECONDS
 debug_tests=""
 debug_error=""
+# Building the integration test also builds the binary with feature ros2 into target/debug:
+# note whether a no-ROS one is there, to put it back (cargo keeps both; that is a copy, not a
+# rebuild) or remove the ROS-linked one, so the Node tier never runs a binary that needs ROS.
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+had_bin=0
+[[ -x "$target_dir/debug/foxglove_gateway" ]] && had_bin=1
 if (
   cd "$repo"
   ros_source "$ROS_DISTRO_DIR/setup.bash"
-  cargo test --features ros2 --lib --test rcl_live --no-run --target-dir "$ROS_TIER_DIR/debug"
+  cargo test --features ros2 --lib --test rcl_live --no-run
 ) >"$log_dir/debug-build.log" 2>&1; then
   # "  Executable unittests src/lib.rs (target/…/deps/foxglove_gateway-…)"
   debug_tests="$(sed -nE 's#^ *Executable (unittests src/lib\.rs|tests/rcl_live\.rs) \((.*)\)$#\1 \2#p' "$log_dir/debug-build.log" |
@@ -79,6 +86,12 @@ if (
   [[ -n $debug_tests ]] || debug_error="cargo printed no test executables (log: $log_dir/debug-build.log)"
 else
   debug_error="cargo test --no-run failed: $(grep -m1 -E '^error' "$log_dir/debug-build.log") (log: $log_dir/debug-build.log)"
+fi
+if ((had_bin)); then
+  (cd "$repo" && cargo build --no-default-features) >>"$log_dir/debug-build.log" 2>&1 ||
+    echo "warning: could not rebuild the no-ROS $target_dir/debug/foxglove_gateway (see $log_dir/debug-build.log)" >&2
+else
+  rm -f "$target_dir/debug/foxglove_gateway"
 fi
 ros_log "debug build of the backend's tests: $((SECONDS - t_debug)) s"
 export ROS_TIER_LOG_DIR="$log_dir" ROS_TIER_GATEWAY_BIN="$bin" \
