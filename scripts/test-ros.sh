@@ -50,7 +50,8 @@ ros_build_overlay || overlay_ok=0
 sha_after="$(sha256sum "$bin" | cut -d' ' -f1)"
 overlay_mtime=0
 if ((overlay_ok)); then
-  overlay_mtime="$(stat -c %Y "$OVERLAY_INSTALL/rostier_msgs/share/rostier_msgs/package.xml")"
+  # When the overlay's type support library was written (by the compiler, during its build).
+  overlay_mtime="$(stat -c %.9Y "$OVERLAY_INSTALL/rostier_msgs/lib/librostier_msgs__rosidl_typesupport_c.so")"
 else
   unset OVERLAY_INSTALL
 fi
@@ -95,7 +96,7 @@ else
 fi
 ros_log "debug build of the backend's tests: $((SECONDS - t_debug)) s"
 export ROS_TIER_LOG_DIR="$log_dir" ROS_TIER_GATEWAY_BIN="$bin" \
-  ROS_TIER_GATEWAY_MTIME="$(stat -c %Y "$bin")" ROS_TIER_OVERLAY_MTIME="$overlay_mtime" \
+  ROS_TIER_GATEWAY_MTIME="$(stat -c %.9Y "$bin")" ROS_TIER_OVERLAY_MTIME="$overlay_mtime" \
   ROS_TIER_OVERLAY_OK="$overlay_ok" ROS_TIER_GATEWAY_SHA_BEFORE="$sha_before" \
   ROS_TIER_GATEWAY_SHA_AFTER="$sha_after" ROS_TIER_DEBUG_TESTS="$debug_tests" \
   ROS_TIER_DEBUG_BUILD_ERROR="$debug_error"
