@@ -61,7 +61,7 @@ mkdir -p "$results"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 out="$results/ros-$stamp.md"
 port=8765
-timeout --signal=INT --kill-after=30 1800 \
+timeout --foreground --signal=INT --kill-after=30 1800 \
   "${ROS_UNSHARE[@]}" "$repo/scripts/ros-netns.sh" "$bench" ros \
   --launch "ros2 launch foxglove_gateway foxglove_gateway_launch.xml port:=$port address:=127.0.0.1" \
   --port "$port" \

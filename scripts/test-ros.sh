@@ -103,7 +103,9 @@ export ROS_TIER_LOG_DIR="$log_dir" ROS_TIER_GATEWAY_BIN="$bin" \
 ros_log "checks (private network namespace; logs in $log_dir)"
 t_checks=$SECONDS
 status=0
-timeout --signal=INT --kill-after=30 "${ROS_TIER_TIMEOUT:-900}" \
+# --foreground: Ctrl-C reaches the namespace script (its cleanup stops everything in there);
+# on expiry timeout signals that script, whose cleanup does the same.
+timeout --foreground --signal=INT --kill-after=30 "${ROS_TIER_TIMEOUT:-900}" \
   "${ROS_UNSHARE[@]}" "$repo/scripts/ros-netns.sh" "$repo/tests/ros/in-netns.sh" 2>&1 | tee "$log_dir/tier.out" ||
   status=$?
 ros_log "real-ROS tier: gateway colcon build ${GATEWAY_BUILD_SECONDS} s, debug test build $((t_checks - t_debug)) s, namespace part $((SECONDS - t_checks)) s, total $((SECONDS - t_all)) s"

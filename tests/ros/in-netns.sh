@@ -10,6 +10,9 @@
 # Environment: ROS_TIER_LOG_DIR, ROS_TIER_DEBUG_TESTS (the debug test executables, one per line:
 # "<name> <path>"; empty when they failed to build), ROS_TIER_DEBUG_BUILD_ERROR.
 set -uo pipefail
+# Interrupted (Ctrl-C, the tier's timeout): stop after the current step, not run the next one.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 log_dir="${ROS_TIER_LOG_DIR:?}"
 passed=0
@@ -29,7 +32,8 @@ run_tests() { # name, executable, log, [wrapper...]
   local name=$1 exe=$2 log=$3
   shift 3
   local t0=$SECONDS status=0
-  timeout --signal=INT --kill-after=10 600 "$@" "$exe" >"$log" 2>&1 || status=$?
+  # --foreground: the tests stay in our process group, so Ctrl-C reaches them.
+  timeout --foreground --signal=INT --kill-after=10 600 "$@" "$exe" >"$log" 2>&1 || status=$?
   local summary
   summary="$(cargo_summary "$log")"
   if ((status == 0)) && [[ -n $summary ]]; then

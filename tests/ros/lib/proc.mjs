@@ -225,7 +225,14 @@ export async function stopAll() {
   await Promise.all([...live].map((p) => p.stop(3000)));
 }
 
-// A crash or signal of the orchestrator itself must not leave processes behind.
+// A crash or signal of the orchestrator itself must not leave processes behind. Node runs no
+// "exit" handlers when a signal kills it, so catch those too.
 process.on("exit", () => {
   for (const p of live) killGroup(p);
 });
+for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143]]) {
+  process.once(signal, () => {
+    console.log(`interrupted (${signal}): stopping every process of the tier`);
+    process.exit(status);
+  });
+}
