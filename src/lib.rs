@@ -14,6 +14,9 @@
 //! - [`gateway`]: assembling hub, backend and server; shutdown.
 //! - [`ros`]: the ROS boundary (commands in, events out), the simulated graph, and the r2r
 //!   backend behind the `ros2` feature.
+//! - [`record`]: recordings on the robot — the black box, continuous recording, playback of an
+//!   MCAP file with Foxglove's playback controls, and the data backend for the remote data
+//!   loader.
 //! - [`demo`]: `--demo`, a simulated differential-drive robot on the simulated graph, and load
 //!   generation for benchmarks.
 //!
@@ -27,6 +30,7 @@ pub mod demo;
 pub mod gateway;
 pub mod hub;
 pub mod protocol;
+pub mod record;
 pub mod remote;
 pub mod ros;
 pub mod schema;
