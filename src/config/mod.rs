@@ -11,7 +11,7 @@ mod args;
 mod file;
 mod params;
 
-pub use args::strip_ros_args;
+pub use args::{ros_args_params, strip_ros_args};
 pub use file::load_params_file;
 pub use params::ParamValue;
 

@@ -28,7 +28,7 @@ mod graph;
 pub mod outbox;
 pub mod params;
 mod publish;
-mod recording;
+pub mod recording;
 pub mod router;
 pub mod services;
 pub mod session;
