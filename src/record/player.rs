@@ -374,10 +374,11 @@ impl Engine {
         }
     }
 
+    /// Broadcast the state; the time is the clock's anchor, which every change re-anchors.
     fn broadcast_state(&self, did_seek: bool, request_id: Option<&str>) {
         let frame = playback_state(
             self.status,
-            self.current(Instant::now()),
+            self.clock.log,
             self.clock.speed,
             did_seek,
             request_id,
@@ -390,7 +391,8 @@ impl Engine {
         self.hub.handle_event(RosEvent::Time(t));
     }
 
-    /// Jump to `target` (clamped to the recording): a fresh reader, queued data dropped.
+    /// Jump to `target` (clamped to the recording): a fresh reader, queued data dropped. The
+    /// caller broadcasts the new time (after the Playback State that reports the seek).
     fn seek(&mut self, target: u64) {
         let (start, end) = self.range();
         let target = target.clamp(start, end);
@@ -405,7 +407,6 @@ impl Engine {
         if self.status == PlaybackStatus::Ended {
             self.status = PlaybackStatus::Paused;
         }
-        self.send_time(target);
     }
 
     fn apply(&mut self, req: PlaybackControlRequest) {
@@ -435,13 +436,16 @@ impl Engine {
             PlaybackCommand::Pause => {
                 if self.status == PlaybackStatus::Playing {
                     self.status = PlaybackStatus::Paused;
-                    let t = self.clock.log;
-                    self.send_time(t);
                 }
             }
         }
         self.autoplayed = true;
         self.broadcast_state(did_seek, Some(&req.request_id));
+        // The app's clock: at the seek target, or where playback paused.
+        let t = self.clock.log;
+        if did_seek || self.last_time_sent != Some(t) {
+            self.send_time(t);
+        }
     }
 
     /// The next message to play, reading on as needed; `None` at the end.
