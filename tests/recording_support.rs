@@ -86,6 +86,11 @@ pub const STEP: u64 = 10_000_000;
 /// [`STEP`] from [`T0`], `n` messages carrying 0..n, and `/chatter` (std_msgs/msg/String) every
 /// tenth step saying "message N"; `/static` (transient-local) once at T0.
 pub fn write_test_recording(path: &Path, n: u32) {
+    write_test_recording_at(path, n, T0)
+}
+
+/// [`write_test_recording`] starting at `t0` instead of [`T0`].
+pub fn write_test_recording_at(path: &Path, n: u32, t0: u64) {
     let f = std::fs::File::create(path).unwrap();
     let mut w = Ros2Writer::new(std::io::BufWriter::new(f)).unwrap();
     let spec = |topic: &str, ty: &str, text: &str, durability| ChannelSpec {
@@ -124,9 +129,9 @@ pub fn write_test_recording(path: &Path, n: u32) {
             Durability::TransientLocal,
         ))
         .unwrap();
-    w.write(stat, T0, T0, &string_cdr("static")).unwrap();
+    w.write(stat, t0, t0, &string_cdr("static")).unwrap();
     for i in 0..n {
-        let t = T0 + u64::from(i) * STEP;
+        let t = t0 + u64::from(i) * STEP;
         w.write(count, t, t - 1, &u32_cdr(i)).unwrap();
         if i % 10 == 0 {
             w.write(chatter, t, t - 1, &string_cdr(&format!("message {i}")))

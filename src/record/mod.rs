@@ -66,8 +66,11 @@ pub enum RecordError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// A recording name that is not acceptable (see [`files`]).
-    #[error("invalid recording name {0:?}")]
+    /// A recording name that is not acceptable (see [`files`]); the name is kept for the log
+    /// only: a peer is not shown what it sent (it may be a path).
+    #[error(
+        "invalid recording name: a recording is named by its file name in recordings_dir          (letters, digits, '.', '_', '-'), without a path"
+    )]
     BadName(String),
     /// No such recording.
     #[error("no recording named {0:?}")]

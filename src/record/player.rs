@@ -205,7 +205,8 @@ impl Player {
                 stop.store(true, Ordering::Relaxed);
             });
         }
-        let hub = hub.clone();
+        // Weak: the player must not keep the hub (and so itself) alive after shutdown.
+        let hub = Arc::downgrade(hub);
         let spawned = std::thread::Builder::new()
             .name("player".into())
             .spawn(move || {
@@ -315,7 +316,7 @@ pub fn sane_speed(asked: f32, current: f32) -> f32 {
 
 struct Engine {
     player: Player,
-    hub: Arc<Hub>,
+    hub: std::sync::Weak<Hub>,
     sink: Arc<dyn MessageSink>,
     routes: Arc<Routes>,
     stop: Arc<AtomicBool>,
@@ -330,7 +331,7 @@ struct Engine {
 impl Engine {
     fn new(
         player: Player,
-        hub: Arc<Hub>,
+        hub: std::sync::Weak<Hub>,
         sink: Arc<dyn MessageSink>,
         routes: Arc<Routes>,
         stop: Arc<AtomicBool>,
@@ -383,12 +384,16 @@ impl Engine {
             did_seek,
             request_id,
         );
-        self.hub.broadcast_frame(frame);
+        if let Some(hub) = self.hub.upgrade() {
+            hub.broadcast_frame(frame);
+        }
     }
 
     fn send_time(&mut self, t: u64) {
         self.last_time_sent = Some(t);
-        self.hub.handle_event(RosEvent::Time(t));
+        if let Some(hub) = self.hub.upgrade() {
+            hub.handle_event(RosEvent::Time(t));
+        }
     }
 
     /// Jump to `target` (clamped to the recording): a fresh reader, queued data dropped. The
@@ -403,7 +408,9 @@ impl Engine {
             log: target,
             speed: self.clock.speed,
         };
-        self.hub.purge_queued_data();
+        if let Some(hub) = self.hub.upgrade() {
+            hub.purge_queued_data();
+        }
         if self.status == PlaybackStatus::Ended {
             self.status = PlaybackStatus::Paused;
         }
@@ -498,7 +505,8 @@ impl Engine {
         let (start, end) = self.range();
         tracing::info!(start, end, "player ready");
         loop {
-            if self.stop.load(Ordering::Relaxed) {
+            if self.stop.load(Ordering::Relaxed) || self.hub.strong_count() == 0 {
+                tracing::debug!("player stopped");
                 return;
             }
             let now = Instant::now();
