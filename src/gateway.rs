@@ -100,9 +100,15 @@ impl Gateway {
                 &config.recordings_dir,
             ))?;
             let addr = if config.data_backend_address.contains(':') {
-                format!("[{}]:{}", config.data_backend_address, config.data_backend_port)
+                format!(
+                    "[{}]:{}",
+                    config.data_backend_address, config.data_backend_port
+                )
             } else {
-                format!("{}:{}", config.data_backend_address, config.data_backend_port)
+                format!(
+                    "{}:{}",
+                    config.data_backend_address, config.data_backend_port
+                )
             };
             Some(
                 DataBackend::bind(&addr, dir, shutdown.child_token())

@@ -4,10 +4,10 @@
 //! (checked with the independent PyPI `mcap` reader); anything outside `recordings_dir` is
 //! refused, and no answer shows a path.
 
-#[path = "recording_support.rs"]
-mod rec;
 #[path = "common/mod.rs"]
 mod common;
+#[path = "recording_support.rs"]
+mod rec;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -30,7 +30,10 @@ async fn start(dir: &Path) -> (common::TestServer, String) {
         c.recordings_dir = d;
     })
     .await;
-    let addr = server.gateway.data_backend_addr().expect("the data backend is on");
+    let addr = server
+        .gateway
+        .data_backend_addr()
+        .expect("the data backend is on");
     (server, format!("http://{addr}"))
 }
 
@@ -42,7 +45,11 @@ async fn get(url: &str) -> (u16, Vec<u8>) {
 
 async fn get_json(url: &str) -> (u16, Value) {
     let (s, b) = get(url).await;
-    (s, serde_json::from_slice(&b).unwrap_or_else(|_| panic!("JSON from {url}: {}", String::from_utf8_lossy(&b))))
+    (
+        s,
+        serde_json::from_slice(&b)
+            .unwrap_or_else(|_| panic!("JSON from {url}: {}", String::from_utf8_lossy(&b))),
+    )
 }
 
 fn keys(v: &Value) -> BTreeSet<&str> {
@@ -74,7 +81,10 @@ async fn the_manifest_has_the_documented_shape() {
     assert_eq!(s["startTime"], "2023-11-14T22:13:20Z");
     assert_eq!(parse_time(s["startTime"].as_str().unwrap()).unwrap(), T0);
     assert_eq!(parse_time(s["endTime"].as_str().unwrap()).unwrap(), end);
-    assert!(s["url"].as_str().unwrap().starts_with("/v1/data?recording=run1&"));
+    assert!(s["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("/v1/data?recording=run1&"));
     assert!(!s["id"].as_str().unwrap().is_empty());
     let schemas = s["schemas"].as_array().unwrap();
     let mut names = BTreeSet::new();
@@ -97,15 +107,25 @@ async fn the_manifest_has_the_documented_shape() {
     let topics = s["topics"].as_array().unwrap();
     let mut seen = BTreeSet::new();
     for t in topics {
-        assert_eq!(keys(t), BTreeSet::from(["name", "messageEncoding", "schemaId"]));
+        assert_eq!(
+            keys(t),
+            BTreeSet::from(["name", "messageEncoding", "schemaId"])
+        );
         assert_eq!(t["messageEncoding"], "cdr");
         let id = t["schemaId"].as_u64().unwrap();
-        assert!(schemas.iter().any(|sc| sc["id"].as_u64() == Some(id)), "schemaId {id} unknown");
+        assert!(
+            schemas.iter().any(|sc| sc["id"].as_u64() == Some(id)),
+            "schemaId {id} unknown"
+        );
         seen.insert(t["name"].as_str().unwrap().to_string());
     }
     assert_eq!(
         seen,
-        BTreeSet::from(["/chatter".to_string(), "/count".to_string(), "/static".to_string()])
+        BTreeSet::from([
+            "/chatter".to_string(),
+            "/count".to_string(),
+            "/static".to_string()
+        ])
     );
 
     // By time range: only the recording that overlaps it, clipped to it.
@@ -119,8 +139,14 @@ async fn the_manifest_has_the_documented_shape() {
     assert_eq!(status, 200, "{m}");
     let sources = m["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 1, "{m}");
-    assert!(sources[0]["url"].as_str().unwrap().contains("recording=run2"));
-    assert_eq!(parse_time(sources[0]["startTime"].as_str().unwrap()).unwrap(), a);
+    assert!(sources[0]["url"]
+        .as_str()
+        .unwrap()
+        .contains("recording=run2"));
+    assert_eq!(
+        parse_time(sources[0]["startTime"].as_str().unwrap()).unwrap(),
+        a
+    );
     assert_eq!(
         parse_time(sources[0]["endTime"].as_str().unwrap()).unwrap(),
         T1 + u64::from(N - 1) * STEP
@@ -157,7 +183,12 @@ async fn the_data_endpoint_streams_exactly_the_range() {
     let counts: Vec<(u64, u64)> = msgs
         .iter()
         .filter(|m| m["topic"] == "/count")
-        .map(|m| (m["log_time"].as_u64().unwrap(), m["msg"]["data"].as_u64().unwrap()))
+        .map(|m| {
+            (
+                m["log_time"].as_u64().unwrap(),
+                m["msg"]["data"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let want: Vec<(u64, u64)> = (50..=149).map(|i| (T0 + i * STEP, i)).collect();
     assert_eq!(counts, want, "exactly the /count messages of the range");
@@ -166,15 +197,24 @@ async fn the_data_endpoint_streams_exactly_the_range() {
         .filter(|m| m["topic"] == "/chatter")
         .map(|m| m["msg"]["data"].as_str().unwrap())
         .collect();
-    let want: Vec<String> = (50..=149).step_by(10).map(|i| format!("message {i}")).collect();
+    let want: Vec<String> = (50..=149)
+        .step_by(10)
+        .map(|i| format!("message {i}"))
+        .collect();
     assert_eq!(chatter, want);
     assert!(msgs.iter().all(|m| {
         let t = m["log_time"].as_u64().unwrap();
         (a..=b).contains(&t)
     }));
     assert_eq!(count as usize, msgs.len());
-    let times: Vec<u64> = msgs.iter().map(|m| m["log_time"].as_u64().unwrap()).collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "ascending log times");
+    let times: Vec<u64> = msgs
+        .iter()
+        .map(|m| m["log_time"].as_u64().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "ascending log times"
+    );
     // The channels of the manifest, with their metadata, even those without messages here.
     let topics: BTreeSet<&str> = o["channels"]
         .as_array()
@@ -184,14 +224,20 @@ async fn the_data_endpoint_streams_exactly_the_range() {
         .collect();
     assert_eq!(topics, BTreeSet::from(["/chatter", "/count", "/static"]));
     // Publish times survive.
-    assert_eq!(msgs[0]["publish_time"].as_u64().unwrap(), msgs[0]["log_time"].as_u64().unwrap() - 1);
+    assert_eq!(
+        msgs[0]["publish_time"].as_u64().unwrap(),
+        msgs[0]["log_time"].as_u64().unwrap() - 1
+    );
 
     // Without a range: the whole recording.
     let (status, body) = get(&format!("{base}/v1/data?recording=run1")).await;
     assert_eq!(status, 200);
     std::fs::write(&file, &body).unwrap();
     let o = rec::oracle_read_first(&file, 0);
-    assert_eq!(o["statistics"]["message_count"].as_u64().unwrap(), u64::from(N) + 30 + 1);
+    assert_eq!(
+        o["statistics"]["message_count"].as_u64().unwrap(),
+        u64::from(N) + 30 + 1
+    );
     // A range with no message: a valid, empty MCAP.
     let (status, body) = get(&format!(
         "{base}/v1/data?recording=run1&startTime={}&endTime={}",
@@ -228,7 +274,10 @@ async fn requests_outside_recordings_dir_are_refused() {
             let (status, body) = get(&format!("{base}/v1/{endpoint}?{q}")).await;
             let text = String::from_utf8_lossy(&body);
             assert_eq!(status, 400, "{endpoint}?{q}: {text}");
-            assert!(!text.contains(&root.path().display().to_string()), "a path in {text}");
+            assert!(
+                !text.contains(&root.path().display().to_string()),
+                "a path in {text}"
+            );
         }
     }
     let (status, body) = get(&format!("{base}/v1/data?recording=nope")).await;
@@ -238,7 +287,10 @@ async fn requests_outside_recordings_dir_are_refused() {
     assert_eq!(status, 404);
     let (status, _) = get(&format!("{base}/v1/data")).await;
     assert_eq!(status, 400, "recording= is required");
-    let (status, _) = get(&format!("{base}/v1/data?recording=run1&startTime=yesterday")).await;
+    let (status, _) = get(&format!(
+        "{base}/v1/data?recording=run1&startTime=yesterday"
+    ))
+    .await;
     assert_eq!(status, 400);
     let r = reqwest::Client::new()
         .post(format!("{base}/v1/data?recording=run1"))

@@ -6,10 +6,10 @@
 //! the recording in real time; a rosbag2-shaped file written by the independent MCAP writer plays.
 //! Frames are built and parsed here by hand, not with the gateway's protocol module.
 
-#[path = "recording_support.rs"]
-mod rec;
 #[path = "common/mod.rs"]
 mod common;
+#[path = "recording_support.rs"]
+mod rec;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -51,9 +51,20 @@ async fn play(path: &Path) -> Gateway {
 #[derive(Debug, Clone, PartialEq)]
 enum In {
     Json(Value),
-    Data { sub: u32, log_time: u64, payload: Vec<u8> },
+    Data {
+        sub: u32,
+        log_time: u64,
+        payload: Vec<u8>,
+    },
     Time(u64),
-    State { status: u8, time: u64, speed: f32, did_seek: bool, id: String, raw: Vec<u8> },
+    State {
+        status: u8,
+        time: u64,
+        speed: f32,
+        did_seek: bool,
+        id: String,
+        raw: Vec<u8>,
+    },
     Other(Vec<u8>),
 }
 
@@ -143,7 +154,11 @@ impl Viewer {
     async fn until<T>(&mut self, mut f: impl FnMut(&In) -> Option<T>) -> T {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            assert!(Instant::now() < deadline, "timed out; last: {:?}", self.log.last());
+            assert!(
+                Instant::now() < deadline,
+                "timed out; last: {:?}",
+                self.log.last()
+            );
             let m = self.next().await;
             if let Some(t) = f(&m) {
                 return t;
@@ -168,7 +183,8 @@ impl Viewer {
     }
 
     async fn state(&mut self) -> In {
-        self.until(|m| matches!(m, In::State { .. }).then(|| m.clone())).await
+        self.until(|m| matches!(m, In::State { .. }).then(|| m.clone()))
+            .await
     }
 
     /// Subscribe to every advertised channel; returns topic → subscription id.
@@ -180,7 +196,8 @@ impl Viewer {
             subs.insert(c["topic"].as_str().unwrap().to_string(), i as u32);
             list.push(json!({"id": i, "channelId": c["id"]}));
         }
-        self.json(json!({"op": "subscribe", "subscriptions": list})).await;
+        self.json(json!({"op": "subscribe", "subscriptions": list}))
+            .await;
         subs
     }
 }
@@ -198,10 +215,21 @@ async fn play_pause_seek_speed_and_end_of_data() {
     let mut v = Viewer::connect(&gw, "foxglove.sdk.v1").await;
 
     let info = v.op("serverInfo").await;
-    let caps: Vec<&str> = info["capabilities"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
-    assert!(caps.contains(&"playbackControl") && caps.contains(&"time"), "{caps:?}");
+    let caps: Vec<&str> = info["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        caps.contains(&"playbackControl") && caps.contains(&"time"),
+        "{caps:?}"
+    );
     assert!(!caps.contains(&"clientPublish"), "{caps:?}");
-    assert_eq!(info["dataStartTime"], json!({"sec": T0 / 1_000_000_000, "nsec": 0}));
+    assert_eq!(
+        info["dataStartTime"],
+        json!({"sec": T0 / 1_000_000_000, "nsec": 0})
+    );
     assert_eq!(
         info["dataEndTime"],
         json!({"sec": END / 1_000_000_000, "nsec": END % 1_000_000_000})
@@ -212,27 +240,46 @@ async fn play_pause_seek_speed_and_end_of_data() {
 
     // Pause before autoplay: answered, paused at the start.
     v.send(control(1, 1.0, None, "pause-1")).await;
-    let In::State { raw, .. } = v.state().await else { unreachable!() };
+    let In::State { raw, .. } = v.state().await else {
+        unreachable!()
+    };
     assert_eq!(raw, state_bytes(1, T0, 1.0, false, "pause-1"));
 
     // Seek (paused): answered with did_seek, then the time is broadcast at the target.
     let target = T0 + 100 * STEP;
     v.send(control(1, 1.0, Some(target), "seek-1")).await;
-    let In::State { raw, .. } = v.state().await else { unreachable!() };
+    let In::State { raw, .. } = v.state().await else {
+        unreachable!()
+    };
     assert_eq!(raw, state_bytes(1, target, 1.0, true, "seek-1"));
-    let t = v.until(|m| match m { In::Time(t) => Some(*t), _ => None }).await;
+    let t = v
+        .until(|m| match m {
+            In::Time(t) => Some(*t),
+            _ => None,
+        })
+        .await;
     assert_eq!(t, target);
     // Nothing plays while paused (autoplay is off once a viewer has used the controls).
-    let quiet = tokio::time::timeout(Duration::from_millis(1500), v.until(|m| matches!(m, In::Data { .. }).then_some(()))).await;
+    let quiet = tokio::time::timeout(
+        Duration::from_millis(1500),
+        v.until(|m| matches!(m, In::Data { .. }).then_some(())),
+    )
+    .await;
     assert!(quiet.is_err(), "data while paused");
 
     // Play: the first message is the one at the target.
     v.send(control(0, 1.0, None, "play-1")).await;
-    let In::State { raw, .. } = v.state().await else { unreachable!() };
+    let In::State { raw, .. } = v.state().await else {
+        unreachable!()
+    };
     assert_eq!(raw, state_bytes(0, target, 1.0, false, "play-1"));
     let (lt, n) = v
         .until(|m| match m {
-            In::Data { sub, log_time, payload } if *sub == count_sub => Some((*log_time, count_of(payload))),
+            In::Data {
+                sub,
+                log_time,
+                payload,
+            } if *sub == count_sub => Some((*log_time, count_of(payload))),
             _ => None,
         })
         .await;
@@ -242,7 +289,9 @@ async fn play_pause_seek_speed_and_end_of_data() {
             .log
             .iter()
             .filter_map(|(at, m)| match m {
-                In::Data { sub, payload, .. } if *sub == count_sub => Some((count_of(payload), *at)),
+                In::Data { sub, payload, .. } if *sub == count_sub => {
+                    Some((count_of(payload), *at))
+                }
                 _ => None,
             })
             .collect();
@@ -260,7 +309,16 @@ async fn play_pause_seek_speed_and_end_of_data() {
     // Speed 2 from here: answered, then messages 170 → 230 (0.6 s of log time) take half.
     v.send(control(0, 2.0, None, "speed-2")).await;
     let st = v.state().await;
-    let In::State { status: 0, speed, did_seek: false, ref id, .. } = st else { panic!("{st:?}") };
+    let In::State {
+        status: 0,
+        speed,
+        did_seek: false,
+        ref id,
+        ..
+    } = st
+    else {
+        panic!("{st:?}")
+    };
     assert_eq!((speed, id.as_str()), (2.0, "speed-2"));
     v.until(|m| match m {
         In::Data { sub, payload, .. } if *sub == count_sub && count_of(payload) == 230 => Some(()),
@@ -273,7 +331,10 @@ async fn play_pause_seek_speed_and_end_of_data() {
         (1.6..=2.5).contains(&ratio),
         "speed 1: {wall_1:?}, speed 2: {wall_2:?} for the same 0.6 s of log time (ratio {ratio:.2})"
     );
-    assert!(wall_1 >= Duration::from_millis(550), "speed 1 is not real time: {wall_1:?}");
+    assert!(
+        wall_1 >= Duration::from_millis(550),
+        "speed 1 is not real time: {wall_1:?}"
+    );
 
     // End of data: the last message and an Ended state with no request id (the state is a
     // control message and may overtake the last messages still queued for the viewer).
@@ -297,7 +358,11 @@ async fn play_pause_seek_speed_and_end_of_data() {
         .log
         .iter()
         .filter_map(|(_, m)| match m {
-            In::Data { sub, log_time, payload } if *sub == count_sub => Some((*log_time, count_of(payload))),
+            In::Data {
+                sub,
+                log_time,
+                payload,
+            } if *sub == count_sub => Some((*log_time, count_of(payload))),
             _ => None,
         })
         .collect();
@@ -306,7 +371,9 @@ async fn play_pause_seek_speed_and_end_of_data() {
 
     // Play at the end starts over (did_seek so panels reset), from the first message.
     v.send(control(0, 1.0, None, "again")).await;
-    let In::State { raw, .. } = v.state().await else { unreachable!() };
+    let In::State { raw, .. } = v.state().await else {
+        unreachable!()
+    };
     assert_eq!(raw, state_bytes(0, T0, 1.0, true, "again"));
     let n = v
         .until(|m| match m {
@@ -319,13 +386,24 @@ async fn play_pause_seek_speed_and_end_of_data() {
     // Seek while playing: state, time = target, first message at the target; nothing older.
     let target = T0 + 250 * STEP;
     v.send(control(0, 1.0, Some(target), "seek-2")).await;
-    let In::State { raw, .. } = v.state().await else { unreachable!() };
+    let In::State { raw, .. } = v.state().await else {
+        unreachable!()
+    };
     assert_eq!(raw[..15], state_bytes(0, target, 1.0, true, "seek-2")[..15]);
-    let t = v.until(|m| match m { In::Time(t) => Some(*t), _ => None }).await;
+    let t = v
+        .until(|m| match m {
+            In::Time(t) => Some(*t),
+            _ => None,
+        })
+        .await;
     assert_eq!(t, target);
     let (lt, n) = v
         .until(|m| match m {
-            In::Data { sub, log_time, payload } if *sub == count_sub => Some((*log_time, count_of(payload))),
+            In::Data {
+                sub,
+                log_time,
+                payload,
+            } if *sub == count_sub => Some((*log_time, count_of(payload))),
             _ => None,
         })
         .await;
@@ -333,14 +411,30 @@ async fn play_pause_seek_speed_and_end_of_data() {
 
     // Malformed and hostile requests: a status each, the connection and playback go on.
     v.send(vec![3, 0, 0]).await;
-    v.until(|m| match m { In::Json(s) if s["op"] == "status" => Some(()), _ => None }).await;
+    v.until(|m| match m {
+        In::Json(s) if s["op"] == "status" => Some(()),
+        _ => None,
+    })
+    .await;
     v.send(control(0, f32::NAN, None, "nan")).await;
     let st = v.state().await;
-    let In::State { speed, ref id, .. } = st else { unreachable!() };
-    assert_eq!((speed, id.as_str()), (1.0, "nan"), "a NaN speed keeps the old one");
+    let In::State { speed, ref id, .. } = st else {
+        unreachable!()
+    };
+    assert_eq!(
+        (speed, id.as_str()),
+        (1.0, "nan"),
+        "a NaN speed keeps the old one"
+    );
     v.send(control(1, 1.0, Some(u64::MAX), "far")).await;
-    let In::State { time, did_seek, .. } = v.state().await else { unreachable!() };
-    assert_eq!((time, did_seek), (END, true), "seeks are clamped to the recording");
+    let In::State { time, did_seek, .. } = v.state().await else {
+        unreachable!()
+    };
+    assert_eq!(
+        (time, did_seek),
+        (END, true),
+        "seeks are clamped to the recording"
+    );
     gw.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -359,14 +453,23 @@ async fn a_viewer_without_playback_controls_gets_the_recording_in_real_time() {
     let mut stat = 0;
     while counts.len() < 100 {
         match v.next().await {
-            In::Data { sub, log_time, payload } if sub == count_sub => counts.push((Instant::now(), log_time, count_of(&payload))),
-            In::Data { sub, payload, .. } if sub == chatter_sub => chatter.push(String::from_utf8_lossy(&payload[8..payload.len() - 1]).to_string()),
+            In::Data {
+                sub,
+                log_time,
+                payload,
+            } if sub == count_sub => counts.push((Instant::now(), log_time, count_of(&payload))),
+            In::Data { sub, payload, .. } if sub == chatter_sub => {
+                chatter.push(String::from_utf8_lossy(&payload[8..payload.len() - 1]).to_string())
+            }
             In::Data { sub, .. } if sub == static_sub => stat += 1,
             _ => {}
         }
     }
     assert_eq!(stat, 1, "the transient-local message");
-    assert_eq!(counts.iter().map(|c| c.2).collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
+    assert_eq!(
+        counts.iter().map(|c| c.2).collect::<Vec<_>>(),
+        (0..100).collect::<Vec<_>>()
+    );
     assert_eq!(&chatter[..3], ["message 0", "message 10", "message 20"]);
     let wall = counts[99].0 - counts[0].0;
     assert!(
@@ -374,9 +477,23 @@ async fn a_viewer_without_playback_controls_gets_the_recording_in_real_time() {
         "99 steps of 10 ms took {wall:?}"
     );
     // The clock the app follows: time frames at the messages' log times.
-    let times: Vec<u64> = v.log.iter().filter_map(|(_, m)| match m { In::Time(t) => Some(*t), _ => None }).collect();
-    assert!(times.first() == Some(&T0), "{:?}", &times[..times.len().min(3)]);
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "time goes backwards without a seek");
+    let times: Vec<u64> = v
+        .log
+        .iter()
+        .filter_map(|(_, m)| match m {
+            In::Time(t) => Some(*t),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        times.first() == Some(&T0),
+        "{:?}",
+        &times[..times.len().min(3)]
+    );
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "time goes backwards without a seek"
+    );
     gw.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -388,22 +505,39 @@ async fn a_rosbag2_shaped_file_from_another_writer_plays() {
     let gw = play(&file).await;
     let mut v = Viewer::connect(&gw, "foxglove.sdk.v1").await;
     let adv = v.op("advertise").await;
-    let point = adv["channels"].as_array().unwrap().iter().find(|c| c["topic"] == "/point").unwrap().clone();
+    let point = adv["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["topic"] == "/point")
+        .unwrap()
+        .clone();
     assert_eq!(point["schemaName"], "geometry_msgs/msg/Point");
     assert_eq!(point["encoding"], "cdr");
     assert_eq!(point["schemaEncoding"], "ros2msg");
-    v.json(json!({"op": "subscribe", "subscriptions": [{"id": 7, "channelId": point["id"]}]})).await;
+    v.json(json!({"op": "subscribe", "subscriptions": [{"id": 7, "channelId": point["id"]}]}))
+        .await;
     v.send(control(0, 4.0, None, "go")).await;
     let want: Vec<(u64, f64)> = written
         .as_array()
         .unwrap()
         .iter()
         .filter(|m| m["topic"] == "/point")
-        .map(|m| (m["log_time"].as_u64().unwrap(), m["msg"]["x"].as_f64().unwrap()))
+        .map(|m| {
+            (
+                m["log_time"].as_u64().unwrap(),
+                m["msg"]["x"].as_f64().unwrap(),
+            )
+        })
         .collect();
     let mut got = Vec::new();
     while got.len() < want.len() {
-        if let In::Data { sub: 7, log_time, payload } = v.next().await {
+        if let In::Data {
+            sub: 7,
+            log_time,
+            payload,
+        } = v.next().await
+        {
             // geometry_msgs/Point in CDR: header, then x, y, z as f64 (8-aligned after 4 bytes
             // of header: offset 4).
             let x = f64::from_le_bytes(payload[4..12].try_into().unwrap());
@@ -423,7 +557,10 @@ async fn broken_recordings_are_refused_with_a_reason() {
     let schemas = SchemaStore::new(Vec::new());
     for (name, data) in [
         ("empty.mcap", Vec::new()),
-        ("text.mcap", b"hello, this is not an MCAP file at all".to_vec()),
+        (
+            "text.mcap",
+            b"hello, this is not an MCAP file at all".to_vec(),
+        ),
         ("cut.mcap", bytes[..bytes.len() / 2].to_vec()),
     ] {
         let p = dir.path().join(name);

@@ -5,10 +5,10 @@
 //! and index are valid. Also: the box holds the shared ROS subscriptions with no viewer, the save
 //! service is listed once, viewers never see a path, and continuous recording rotates.
 
-#[path = "services_support.rs"]
-mod support;
 #[path = "recording_support.rs"]
 mod rec;
+#[path = "services_support.rs"]
+mod support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -27,7 +27,10 @@ const WINDOW_S: u64 = 2;
 const S: u64 = 1_000_000_000;
 
 /// Every payload published on the demo topics, by topic (hex), as the simulated graph saw them.
-fn observe(server: &support::TestServer, topics: &[&str]) -> Arc<Mutex<BTreeMap<String, HashSet<String>>>> {
+fn observe(
+    server: &support::TestServer,
+    topics: &[&str],
+) -> Arc<Mutex<BTreeMap<String, HashSet<String>>>> {
     let seen = Arc::new(Mutex::new(BTreeMap::<String, HashSet<String>>::new()));
     for t in topics {
         let mut rx = server.sim.subscribe(t);
@@ -61,8 +64,16 @@ fn check_saved(
     let stats = &o["statistics"];
     let count = stats["message_count"].as_u64().unwrap();
     assert!(count > 0);
-    assert_eq!(o["indexed_count"].as_u64().unwrap(), count, "index vs statistics");
-    assert_eq!(o["linear_count"].as_u64().unwrap(), count, "data section vs statistics");
+    assert_eq!(
+        o["indexed_count"].as_u64().unwrap(),
+        count,
+        "index vs statistics"
+    );
+    assert_eq!(
+        o["linear_count"].as_u64().unwrap(),
+        count,
+        "data section vs statistics"
+    );
     let chunks = o["chunk_indexes"].as_array().unwrap();
     assert!(!chunks.is_empty());
     for c in chunks {
@@ -70,8 +81,18 @@ fn check_saved(
         assert!(!c["message_index_channels"].as_array().unwrap().is_empty());
     }
     let channels = o["channels"].as_array().unwrap();
-    let topics: HashSet<&str> = channels.iter().map(|c| c["topic"].as_str().unwrap()).collect();
-    for t in ["/odom", "/tf", "/scan", "/chatter", "/tf_static", "/robot_description"] {
+    let topics: HashSet<&str> = channels
+        .iter()
+        .map(|c| c["topic"].as_str().unwrap())
+        .collect();
+    for t in [
+        "/odom",
+        "/tf",
+        "/scan",
+        "/chatter",
+        "/tf_static",
+        "/robot_description",
+    ] {
         assert!(topics.contains(t), "{t} missing from {topics:?}");
     }
     for c in channels {
@@ -99,18 +120,29 @@ fn check_saved(
     let first = odom.first().unwrap()["log_time"].as_u64().unwrap();
     let last = odom.last().unwrap()["log_time"].as_u64().unwrap();
     assert!(last <= saved_at, "a message from after the save");
-    assert!(saved_at - last < S / 2, "the last {} ms are missing", (saved_at - last) / 1_000_000);
+    assert!(
+        saved_at - last < S / 2,
+        "the last {} ms are missing",
+        (saved_at - last) / 1_000_000
+    );
     let span = last - first;
     assert!(
-        span >= WINDOW_S * S - S / 5 && span <= WINDOW_S * S,
+        (WINDOW_S * S - S / 5..=WINDOW_S * S).contains(&span),
         "window spans {span} ns, want ~{WINDOW_S} s"
     );
     let n = odom.len() as u64;
-    assert!((90..=102).contains(&n), "{n} /odom messages in {WINDOW_S} s at 50 Hz");
+    assert!(
+        (90..=102).contains(&n),
+        "{n} /odom messages in {WINDOW_S} s at 50 Hz"
+    );
     // Transient-local topics published at start (outside the window) are still in, at its start.
     let stat: Vec<&Value> = msgs.iter().filter(|m| m["topic"] == "/tf_static").collect();
     assert_eq!(stat.len(), 1);
-    let window_start = msgs.iter().map(|m| m["log_time"].as_u64().unwrap()).min().unwrap();
+    let window_start = msgs
+        .iter()
+        .map(|m| m["log_time"].as_u64().unwrap())
+        .min()
+        .unwrap();
     assert_eq!(stat[0]["log_time"].as_u64().unwrap(), window_start);
     assert_eq!(
         stat[0]["msg"]["transforms"][0]["child_frame_id"], "laser",
@@ -156,19 +188,33 @@ async fn blackbox_saved_through_a_foxglove_service_call_during_demo_traffic() {
         c.recordings_dir = path.display().to_string();
     })
     .await;
-    let published = observe(&server, &["/odom", "/tf", "/scan", "/chatter", "/tf_static", "/robot_description"]);
+    let published = observe(
+        &server,
+        &[
+            "/odom",
+            "/tf",
+            "/scan",
+            "/chatter",
+            "/tf_static",
+            "/robot_description",
+        ],
+    );
     let _demo = demo::start(&demo_opts(), &server.sim, &server.schemas).unwrap();
     let mut v = Viewer::connect(&server).await;
     let (id, svc) = service_id(&mut v, SAVE_SERVICE).await;
     assert_eq!(svc["type"], SAVE_SERVICE_TYPE);
-    assert_eq!(svc["response"]["schemaName"], "std_srvs/srv/Trigger_Response");
+    assert_eq!(
+        svc["response"]["schemaName"],
+        "std_srvs/srv/Trigger_Response"
+    );
     // The backend provides it on the gateway's node, and the graph shows that server: it must
     // still be listed once only.
     assert!(server
         .sim
         .gateway_services()
         .contains(&(SAVE_SERVICE.to_string(), SAVE_SERVICE_TYPE.to_string())));
-    v.expect_no_op("advertiseServices", Duration::from_millis(500)).await;
+    v.expect_no_op("advertiseServices", Duration::from_millis(500))
+        .await;
     tokio::time::sleep(Duration::from_millis(WINDOW_S * 1000 + 1500)).await;
     let saved_at = now_ns();
     // The Service Call panel sends the first supported encoding; json works too.
@@ -177,15 +223,26 @@ async fn blackbox_saved_through_a_foxglove_service_call_during_demo_traffic() {
     let answer: Value = serde_json::from_slice(&r.payload).unwrap();
     assert_eq!(answer["success"], true, "{answer}");
     let name = answer["message"].as_str().unwrap();
-    assert!(name.starts_with("blackbox_") && !name.contains('/'), "{name}: a path?");
+    assert!(
+        name.starts_with("blackbox_") && !name.contains('/'),
+        "{name}: a path?"
+    );
     assert!(!name.contains(&dir.path().display().to_string()));
     let published = published.lock().clone();
-    check_saved(&dir.path().join(format!("{name}.mcap")), saved_at, &published, &server);
+    check_saved(
+        &dir.path().join(format!("{name}.mcap")),
+        saved_at,
+        &published,
+        &server,
+    );
     // In CDR too (what the Service Call panel sends): an empty Trigger request.
     v.call(id, 2, "cdr", &[0, 1, 0, 0, 0]).await;
     let r = v.expect_reply(2).await.expect("the second save answers");
     assert_eq!(r.encoding, "cdr");
-    let schema = server.schemas.message("std_srvs/srv/Trigger_Response").unwrap();
+    let schema = server
+        .schemas
+        .message("std_srvs/srv/Trigger_Response")
+        .unwrap();
     let answer = foxglove_gateway::cdr::cdr_to_json(&schema, &r.payload).unwrap();
     assert_eq!(answer["success"], true, "{answer}");
     assert_ne!(answer["message"].as_str().unwrap(), name);
@@ -200,14 +257,27 @@ async fn blackbox_saved_through_the_ros_service() {
         c.recordings_dir = path.display().to_string();
     })
     .await;
-    let published = observe(&server, &["/odom", "/tf", "/scan", "/chatter", "/tf_static", "/robot_description"]);
+    let published = observe(
+        &server,
+        &[
+            "/odom",
+            "/tf",
+            "/scan",
+            "/chatter",
+            "/tf_static",
+            "/robot_description",
+        ],
+    );
     let _demo = demo::start(&demo_opts(), &server.sim, &server.schemas).unwrap();
     tokio::time::sleep(Duration::from_millis(WINDOW_S * 1000 + 1500)).await;
     let saved_at = now_ns();
     // As `ros2 service call /foxglove_gateway/save_blackbox std_srvs/srv/Trigger` would.
     let rx = server
         .sim
-        .call_gateway_service(SAVE_SERVICE, json!({"structure_needs_at_least_one_member": 0}))
+        .call_gateway_service(
+            SAVE_SERVICE,
+            json!({"structure_needs_at_least_one_member": 0}),
+        )
         .expect("the gateway provides the service on its node");
     let answer = tokio::time::timeout(Duration::from_secs(10), rx)
         .await
@@ -217,7 +287,12 @@ async fn blackbox_saved_through_the_ros_service() {
     assert_eq!(answer["success"], true, "{answer}");
     let name = answer["message"].as_str().unwrap();
     let published = published.lock().clone();
-    check_saved(&dir.path().join(format!("{name}.mcap")), saved_at, &published, &server);
+    check_saved(
+        &dir.path().join(format!("{name}.mcap")),
+        saved_at,
+        &published,
+        &server,
+    );
     // An unknown service of ours is answered with an error, not left hanging.
     assert!(server
         .sim
@@ -233,7 +308,8 @@ async fn the_box_holds_its_topics_subscribed_without_viewers() {
         c.blackbox_seconds = 5;
         c.recordings_dir = path.display().to_string();
         c.blackbox_topic_whitelist =
-            foxglove_gateway::config::Patterns::new("blackbox_topic_whitelist", &["/odom"]).unwrap();
+            foxglove_gateway::config::Patterns::new("blackbox_topic_whitelist", &["/odom"])
+                .unwrap();
     })
     .await;
     let _demo = demo::start(&demo_opts(), &server.sim, &server.schemas).unwrap();
@@ -242,14 +318,19 @@ async fn the_box_holds_its_topics_subscribed_without_viewers() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(server.sim.gateway_subscriptions("/odom"), 1);
-    assert_eq!(server.sim.gateway_subscriptions("/scan"), 0, "not in the whitelist");
+    assert_eq!(
+        server.sim.gateway_subscriptions("/scan"),
+        0,
+        "not in the whitelist"
+    );
     // A viewer shares the one subscription, and leaving does not release the box's.
     let mut v = Viewer::connect(&server).await;
     let odom = support::channel_id(&mut v, "/odom").await;
     v.subscribe(1, odom).await;
     let _ = v.expect_data().await;
     assert_eq!(server.sim.gateway_subscriptions("/odom"), 1);
-    v.send_json(json!({"op": "unsubscribe", "subscriptionIds": [1]})).await;
+    v.send_json(json!({"op": "unsubscribe", "subscriptionIds": [1]}))
+        .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(server.sim.gateway_subscriptions("/odom"), 1);
     assert!(server.gateway.hub().recorder().unwrap().recorded() > 0);
@@ -264,7 +345,10 @@ async fn without_the_box_nothing_is_subscribed_or_offered() {
     assert_eq!(server.sim.gateway_subscriptions("/odom"), 0);
     assert!(server.gateway.hub().recorder().is_none());
     assert!(server.sim.gateway_services().is_empty());
-    assert!(server.sim.call_gateway_service(SAVE_SERVICE, json!({})).is_err());
+    assert!(server
+        .sim
+        .call_gateway_service(SAVE_SERVICE, json!({}))
+        .is_err());
 }
 
 #[tokio::test]
@@ -277,11 +361,24 @@ async fn an_empty_box_says_so() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let rx = server.sim.call_gateway_service(SAVE_SERVICE, json!({})).unwrap();
-    let answer = tokio::time::timeout(Duration::from_secs(5), rx).await.unwrap().unwrap().unwrap();
+    let rx = server
+        .sim
+        .call_gateway_service(SAVE_SERVICE, json!({}))
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), rx)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(answer["success"], false);
-    assert!(answer["message"].as_str().unwrap().contains("empty"), "{answer}");
-    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "no file written");
+    assert!(
+        answer["message"].as_str().unwrap().contains("empty"),
+        "{answer}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "no file written"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,7 +401,12 @@ async fn continuous_recording_rotates_complete_files() {
         .collect();
     names.sort();
     assert!(names.len() >= 3, "{names:?}");
-    assert!(names.iter().all(|n| n.starts_with("recording_") && n.ends_with(".mcap")), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("recording_") && n.ends_with(".mcap")),
+        "{names:?}"
+    );
     let mut odom = 0;
     for n in &names {
         let o = rec::oracle_read_first(&dir.path().join(n), 0);

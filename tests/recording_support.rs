@@ -17,7 +17,10 @@ pub fn oracle_python() -> PathBuf {
     if let Some(p) = std::env::var_os("MCAP_PYTHON") {
         return PathBuf::from(p);
     }
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-venv/bin/python"));
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/test-venv/bin/python"
+    ));
     assert!(
         p.exists(),
         "{} is missing: run scripts/install-test-deps.sh (or set MCAP_PYTHON)",

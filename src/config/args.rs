@@ -44,7 +44,10 @@ pub fn ros_args_params(
             in_ros_block = false;
         } else if arg == OsStr::new("--params-file") {
             if let Some(f) = args.next() {
-                out.extend(super::load_params_file(std::path::Path::new(&f), node_name)?);
+                out.extend(super::load_params_file(
+                    std::path::Path::new(&f),
+                    node_name,
+                )?);
             }
         } else if arg == OsStr::new("-p") || arg == OsStr::new("--param") {
             let Some(p) = args.next() else { continue };
@@ -99,10 +102,15 @@ mod tests {
         .map(OsString::from)
         .collect();
         let p = ros_args_params(args, "foxglove_gateway").unwrap();
-        assert_eq!(p["play"], super::super::ParamValue::String("/a.mcap".into()));
+        assert_eq!(
+            p["play"],
+            super::super::ParamValue::String("/a.mcap".into())
+        );
         assert_eq!(p["port"], super::super::ParamValue::Integer(9001));
         assert!(!p.contains_key("ignored"));
-        assert!(ros_args_params(Vec::<OsString>::new(), "n").unwrap().is_empty());
+        assert!(ros_args_params(Vec::<OsString>::new(), "n")
+            .unwrap()
+            .is_empty());
     }
 
     fn strip(args: &[&str]) -> Vec<String> {

@@ -35,8 +35,8 @@ pub mod session;
 
 pub use outbox::{CloseReason, Control, DataItem, Limits, Outbox, Outgoing};
 pub use recording::{HubExtras, PlaybackHook};
-pub use services::{InternalHandler, Responder};
 use router::Router;
+pub use services::{InternalHandler, Responder};
 
 /// A viewer, as the hub knows it.
 pub type ClientId = u64;

@@ -407,16 +407,8 @@ impl Hub {
 
     /// Offer a service answered by the hub itself (see the module docs). Advertised to viewers
     /// (if `services` is offered) and callable by ROS peers once the backend provides it.
-    pub fn register_internal_service(
-        &self,
-        name: &str,
-        type_name: &str,
-        handler: InternalHandler,
-    ) {
-        let schemas = self
-            .schemas
-            .service(type_name)
-            .map_err(|e| e.to_string());
+    pub fn register_internal_service(&self, name: &str, type_name: &str, handler: InternalHandler) {
+        let schemas = self.schemas.service(type_name).map_err(|e| e.to_string());
         if let Err(reason) = &schemas {
             tracing::warn!(service = name, %reason, "internal service without schema");
         }
@@ -452,7 +444,12 @@ impl Hub {
     }
 
     /// A ROS peer called a service the hub provides.
-    pub(super) fn peer_service_request(&self, request: u64, service: &str, body: serde_json::Value) {
+    pub(super) fn peer_service_request(
+        &self,
+        request: u64,
+        service: &str,
+        body: serde_json::Value,
+    ) {
         let handler = self.services.lock().internal.get(service).cloned();
         let ros = self.ros.clone();
         let Some(handler) = handler else {

@@ -211,8 +211,14 @@ mod tests {
         ];
         want.extend_from_slice(b"i-am-a-request");
         assert_eq!(
-            playback_state(PlaybackStatus::Playing, 12345, 1.0, false, Some("i-am-a-request"))
-                .as_ref(),
+            playback_state(
+                PlaybackStatus::Playing,
+                12345,
+                1.0,
+                false,
+                Some("i-am-a-request")
+            )
+            .as_ref(),
             want.as_slice()
         );
         let f = playback_state(PlaybackStatus::Ended, 12345, 2.0, true, None);

@@ -395,8 +395,8 @@ mod tests {
         let mut g = f;
         g[1] = 1;
         g[6] = 0;
-        let ClientBinary::PlaybackControl(p) = ClientBinary::parse(&Bytes::copy_from_slice(&g))
-            .unwrap()
+        let ClientBinary::PlaybackControl(p) =
+            ClientBinary::parse(&Bytes::copy_from_slice(&g)).unwrap()
         else {
             panic!()
         };

@@ -190,8 +190,7 @@ async fn handle(shared: &Arc<Shared>, req: Request<hyper::body::Incoming>) -> Re
     match req.uri().path() {
         "/v1/manifest" => {
             let shared = shared.clone();
-            match tokio::task::spawn_blocking(move || build_manifest(&shared.dir, &selection))
-                .await
+            match tokio::task::spawn_blocking(move || build_manifest(&shared.dir, &selection)).await
             {
                 Ok(Ok(m)) => full(
                     StatusCode::OK,
@@ -313,7 +312,11 @@ pub fn stream_mcap<W: Write>(
     for (&id, ch) in specs {
         let spec = ChannelSpec {
             topic: ch.topic.clone(),
-            type_name: ch.schema.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+            type_name: ch
+                .schema
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
             schema_encoding: ch
                 .schema
                 .as_ref()

@@ -174,7 +174,16 @@ mod tests {
     fn names() {
         assert!(valid_name("blackbox_20261206T120000Z"));
         assert!(valid_name("run-1.2"));
-        for bad in ["", ".hidden", "../etc/passwd", "a/b", "a\\b", "a b", "é", "a\0b"] {
+        for bad in [
+            "",
+            ".hidden",
+            "../etc/passwd",
+            "a/b",
+            "a\\b",
+            "a b",
+            "é",
+            "a\0b",
+        ] {
             assert!(!valid_name(bad), "{bad:?}");
         }
         assert!(!valid_name(&"a".repeat(MAX_NAME_LEN + 1)));
@@ -190,9 +199,15 @@ mod tests {
         std::os::unix::fs::symlink(&outside, d.path().join("link.mcap")).unwrap();
         assert!(d.resolve("ok").is_ok());
         assert!(d.resolve("ok.mcap").is_ok());
-        assert!(matches!(d.resolve("../outside"), Err(RecordError::BadName(_))));
+        assert!(matches!(
+            d.resolve("../outside"),
+            Err(RecordError::BadName(_))
+        ));
         assert!(matches!(d.resolve("link"), Err(RecordError::BadName(_))));
-        assert!(matches!(d.resolve("missing"), Err(RecordError::NotFound(_))));
+        assert!(matches!(
+            d.resolve("missing"),
+            Err(RecordError::NotFound(_))
+        ));
         // Only regular files are listed (the symlink is not).
         assert_eq!(d.list().unwrap(), vec!["ok"]);
     }

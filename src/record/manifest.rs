@@ -40,7 +40,9 @@ impl Selection {
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
             match k.as_ref() {
                 "recording" => sel.recording = Some(v.into_owned()),
-                "startTime" => sel.start = Some(parse_time(&v).map_err(|e| format!("startTime: {e}"))?),
+                "startTime" => {
+                    sel.start = Some(parse_time(&v).map_err(|e| format!("startTime: {e}"))?)
+                }
                 "endTime" => sel.end = Some(parse_time(&v).map_err(|e| format!("endTime: {e}"))?),
                 _ => {}
             }
@@ -75,7 +77,12 @@ pub fn format_time(ns: u64) -> String {
 /// ns since the epoch of an RFC 3339 time; times before the epoch are refused.
 pub fn parse_time(s: &str) -> Result<u64, String> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| format!("not an RFC 3339 time ({e}): {:?}", s.chars().take(40).collect::<String>()))?;
+        .map_err(|e| {
+            format!(
+                "not an RFC 3339 time ({e}): {:?}",
+                s.chars().take(40).collect::<String>()
+            )
+        })?;
     u64::try_from(t.unix_timestamp_nanos()).map_err(|_| "before 1970".to_string())
 }
 
@@ -188,7 +195,10 @@ mod tests {
         let t = 1_765_022_400_123_456_789;
         assert_eq!(format_time(t), "2025-12-06T12:00:00.123456789Z");
         assert_eq!(parse_time(&format_time(t)).unwrap(), t);
-        assert_eq!(parse_time("2025-12-06T13:00:00+01:00").unwrap(), 1_765_022_400_000_000_000);
+        assert_eq!(
+            parse_time("2025-12-06T13:00:00+01:00").unwrap(),
+            1_765_022_400_000_000_000
+        );
         assert!(parse_time("1969-12-31T23:59:59Z").is_err());
         assert!(parse_time("yesterday").is_err());
     }
@@ -201,9 +211,15 @@ mod tests {
         .unwrap();
         assert_eq!(s.recording.as_deref(), Some("blackbox_1"));
         assert_eq!((s.start, s.end), (Some(1_000_000_000), Some(5_000_000_000)));
-        assert_eq!(s.clip(0, 3_000_000_000), Some((1_000_000_000, 3_000_000_000)));
+        assert_eq!(
+            s.clip(0, 3_000_000_000),
+            Some((1_000_000_000, 3_000_000_000))
+        );
         assert_eq!(s.clip(6_000_000_000, 7_000_000_000), None);
-        assert!(Selection::parse("startTime=1970-01-01T00:00:05Z&endTime=1970-01-01T00:00:01Z").is_err());
+        assert!(
+            Selection::parse("startTime=1970-01-01T00:00:05Z&endTime=1970-01-01T00:00:01Z")
+                .is_err()
+        );
         assert!(Selection::parse("startTime=soon").is_err());
         assert!(Selection::parse(&"a".repeat(MAX_QUERY_LEN + 1)).is_err());
         assert_eq!(Selection::parse("").unwrap(), Selection::default());

@@ -170,7 +170,9 @@ impl Recording {
         if overlapping(&summary) {
             tracing::warn!(
                 "{}: chunks overlap in time; messages may come out of log-time order",
-                path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+                path.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
             );
         }
         Ok(Arc::new(Recording {
@@ -365,14 +367,14 @@ mod tests {
         let f = std::fs::File::create(path).unwrap();
         let mut w = Ros2Writer::new(std::io::BufWriter::new(f)).unwrap();
         let a = w
-            .channel(&ChannelSpec::from_channel(&crate::record::ring::tests::channel(
-                1, "/a", false,
-            )))
+            .channel(&ChannelSpec::from_channel(
+                &crate::record::ring::tests::channel(1, "/a", false),
+            ))
             .unwrap();
         let b = w
-            .channel(&ChannelSpec::from_channel(&crate::record::ring::tests::channel(
-                2, "/b", false,
-            )))
+            .channel(&ChannelSpec::from_channel(
+                &crate::record::ring::tests::channel(2, "/b", false),
+            ))
             .unwrap();
         for i in 0..n {
             let payload = vec![(i % 251) as u8; 3000];
@@ -395,8 +397,16 @@ mod tests {
         while let Some(msg) = m.next_message().unwrap() {
             times.push(msg.log_time);
         }
-        assert_eq!(times, (400..=500).map(|i| 1_000 + i * 10).collect::<Vec<_>>());
-        let a_id = *r.channels().iter().find(|(_, c)| c.topic == "/a").unwrap().0;
+        assert_eq!(
+            times,
+            (400..=500).map(|i| 1_000 + i * 10).collect::<Vec<_>>()
+        );
+        let a_id = *r
+            .channels()
+            .iter()
+            .find(|(_, c)| c.topic == "/a")
+            .unwrap()
+            .0;
         let mut m = r.messages(0, u64::MAX, Some(&[a_id])).unwrap();
         let mut n = 0;
         while let Some(msg) = m.next_message().unwrap() {

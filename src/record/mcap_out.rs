@@ -140,11 +140,9 @@ impl<W: Write + Seek> Ros2Writer<W> {
         let schema_id = match self.schemas.get(&spec.type_name) {
             Some(&id) => id,
             None => {
-                let id = self.inner.add_schema(
-                    &spec.type_name,
-                    &spec.schema_encoding,
-                    &spec.schema,
-                )?;
+                let id =
+                    self.inner
+                        .add_schema(&spec.type_name, &spec.schema_encoding, &spec.schema)?;
                 self.schemas.insert(spec.type_name.clone(), id);
                 id
             }

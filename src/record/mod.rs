@@ -267,7 +267,9 @@ impl Recorder {
             let (messages, _) = w.written();
             let window = w.time_range();
             let out = w.finish()?;
-            let file = out.into_inner().map_err(|e| io("cannot write", e.into_error()))?;
+            let file = out
+                .into_inner()
+                .map_err(|e| io("cannot write", e.into_error()))?;
             file.sync_all().map_err(|e| io("cannot sync", e))?;
             std::fs::rename(&part, &done).map_err(|e| io("cannot rename", e))?;
             tracing::info!(%name, messages, evicted_for_bytes = evicted, "black box saved");

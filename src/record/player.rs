@@ -36,8 +36,8 @@ use crate::hub::{Hub, PlaybackHook};
 use crate::protocol::binary::{playback_state, PlaybackStatus};
 use crate::protocol::client::{PlaybackCommand, PlaybackControlRequest};
 use crate::ros::{
-    BackendIo, Durability, GraphSnapshot, MessageSink, PublisherInfo, Qos, Reliability,
-    RosCommand, RosEvent, SubscriptionKey, TopicInfo,
+    BackendIo, Durability, GraphSnapshot, MessageSink, PublisherInfo, Qos, Reliability, RosCommand,
+    RosEvent, SubscriptionKey, TopicInfo,
 };
 use crate::schema::{ResolvedSchema, SchemaStore};
 
@@ -84,7 +84,10 @@ impl Player {
             if ch.message_encoding != "cdr" {
                 skipped.push((
                     ch.topic.clone(),
-                    format!("message encoding {:?} (only cdr plays)", ch.message_encoding),
+                    format!(
+                        "message encoding {:?} (only cdr plays)",
+                        ch.message_encoding
+                    ),
                 ));
                 continue;
             }
@@ -239,7 +242,10 @@ fn apply_command(
             type_name,
         } => {
             routes.keys.lock().insert((topic, type_name), key);
-            routes.first_subscribe.lock().get_or_insert_with(Instant::now);
+            routes
+                .first_subscribe
+                .lock()
+                .get_or_insert_with(Instant::now);
         }
         RosCommand::Unsubscribe { key } => routes.keys.lock().retain(|_, k| *k != key),
         RosCommand::Advertise { key, .. } => {
@@ -572,7 +578,10 @@ mod tests {
             log: 1_000,
             speed: 2.0,
         };
-        assert_eq!(c.log_at(wall + Duration::from_millis(10)), 1_000 + 20_000_000);
+        assert_eq!(
+            c.log_at(wall + Duration::from_millis(10)),
+            1_000 + 20_000_000
+        );
         assert_eq!(c.due(1_000 + 20_000_000), wall + Duration::from_millis(10));
         assert_eq!(c.due(0), wall);
         // A gap of centuries does not overflow.

@@ -95,8 +95,10 @@ mod tests {
     use super::*;
 
     fn load(pairs: &[(&str, ParamValue)]) -> Result<Config, ConfigError> {
-        let m: BTreeMap<String, ParamValue> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let m: BTreeMap<String, ParamValue> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         Config::from_params_with_env(&m, |_| None).map(|(c, w)| {
             assert!(w.is_empty(), "{w:?}");
             c
