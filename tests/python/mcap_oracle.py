@@ -9,6 +9,15 @@ scripts/install-test-deps.sh).
       mcap-ros2-support, raw bytes in hex). Both the indexed (seeking) reader, checking chunk
       CRCs, and the linear (non-seeking) reader, checking the data section CRC, must agree.
 
+  mcap_oracle.py count FILE
+      Count the messages with the linear reader (CRCs checked), without decoding; print
+      {"messages": N, "start": ..., "end": ...}. For big files.
+
+  mcap_oracle.py write-big FILE BYTES
+      Write a ROS 2 recording of about BYTES bytes of incompressible 64 KiB messages
+      (std_msgs/msg/UInt8MultiArray-shaped CDR on /blob at 100 Hz, zstd chunks), for the data
+      backend's memory measurement (scripts/data-backend-rss.sh).
+
   mcap_oracle.py write-rosbag2 FILE
       Write a recording the way rosbag2_storage_mcap (Jazzy) lays one out: profile "ros2",
       rosbag2's library string, 768 KiB zstd chunks, channel metadata offered_qos_profiles and
@@ -144,12 +153,49 @@ def write_rosbag2(path):
     print(json.dumps(written))
 
 
+def count(path):
+    n = 0
+    start = end = None
+    with open(path, "rb") as f:
+        for _schema, _channel, message in NonSeekingReader(f, validate_crcs=True).iter_messages():
+            n += 1
+            start = message.log_time if start is None else min(start, message.log_time)
+            end = message.log_time if end is None else max(end, message.log_time)
+    print(json.dumps({"messages": n, "start": start, "end": end}))
+
+
+BLOB = "uint8[] data"
+
+
+def write_big(path, total):
+    import os
+
+    t0 = 1_700_000_000_000_000_000
+    size = 64 * 1024
+    n = max(1, total // size)
+    with open(path, "wb") as f:
+        w = Writer(f, chunk_size=1024 * 1024, compression=CompressionType.ZSTD)
+        w.start(profile="ros2", library="mcap_oracle write-big")
+        sid = w.register_schema("test_msgs/msg/Blob", "ros2msg", BLOB.encode())
+        cid = w.register_channel("/blob", "cdr", sid, {})
+        header = bytes([0, 1, 0, 0]) + (size - 8).to_bytes(4, "little")
+        for i in range(n):
+            t = t0 + i * 10_000_000
+            w.add_message(cid, t, header + os.urandom(size - 8), t, sequence=i)
+        w.finish()
+    print(json.dumps({"messages": n, "start": t0, "end": t0 + (n - 1) * 10_000_000}))
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "read":
         max_messages = 1_000_000
         if "--max-messages" in sys.argv:
             max_messages = int(sys.argv[sys.argv.index("--max-messages") + 1])
         read(sys.argv[2], max_messages)
+    elif len(sys.argv) == 3 and sys.argv[1] == "count":
+        count(sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "write-big":
+        write_big(sys.argv[2], int(sys.argv[3]))
     elif len(sys.argv) == 3 and sys.argv[1] == "write-rosbag2":
         write_rosbag2(sys.argv[2])
     else:
