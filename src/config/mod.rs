@@ -228,7 +228,8 @@ pub struct Config {
     /// `blackbox_seconds`: keep the last N seconds of recorded topics in memory, saved on demand
     /// (service `/foxglove_gateway/save_blackbox`); 0 = off (the default).
     pub blackbox_seconds: u64,
-    /// `blackbox_max_bytes`: the black box never holds more payload than this.
+    /// `blackbox_max_bytes`: the black box never holds more than this (payload plus a small
+    /// per-message overhead).
     pub blackbox_max_bytes: usize,
     /// `blackbox_topic_whitelist`: topics recorded (black box and `record`).
     pub blackbox_topic_whitelist: Patterns,

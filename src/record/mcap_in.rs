@@ -417,6 +417,36 @@ mod tests {
     }
 
     #[test]
+    fn small_disorder_comes_out_sorted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("x.mcap");
+        let f = std::fs::File::create(&p).unwrap();
+        let mut w = Ros2Writer::new(std::io::BufWriter::new(f)).unwrap();
+        let a = w
+            .channel(&ChannelSpec::from_channel(
+                &crate::record::ring::tests::channel(1, "/a", false),
+            ))
+            .unwrap();
+        // Two threads' worth of receive times interleaved a little out of order, across chunks.
+        let mut times: Vec<u64> = (0..3000u64).map(|i| 1_000_000 * i).collect();
+        for pair in times.chunks_mut(2) {
+            pair.reverse();
+        }
+        for t in &times {
+            w.write(a, *t, *t, &vec![7u8; 2000]).unwrap();
+        }
+        w.finish().unwrap();
+        let r = Recording::open(&p).unwrap();
+        let mut m = r.messages(0, u64::MAX, None).unwrap();
+        let mut got = Vec::new();
+        while let Some(msg) = m.next_message().unwrap() {
+            got.push(msg.log_time);
+        }
+        times.sort();
+        assert_eq!(got, times);
+    }
+
+    #[test]
     fn broken_files_are_errors_not_panics() {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("x.mcap");

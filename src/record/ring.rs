@@ -6,7 +6,8 @@
 //!
 //! Bounds:
 //! - the window: an entry leaves once it is older than the newest entry by more than the window;
-//! - `max_bytes` of payload: over it the oldest entries leave, whatever their age;
+//! - `max_bytes` of memory: payload plus [`ENTRY_OVERHEAD`] per message; over it the oldest
+//!   entries leave, whatever their age;
 //! - transient-local channels (`/tf_static`, `/robot_description`: published once, long ago)
 //!   keep their last [`LATCHED_KEEP`] messages after they leave the window, so a save still has
 //!   them; they are written at the start of the saved window (see [`Snapshot`]).
@@ -20,6 +21,14 @@ use crate::hub::ChannelInfo;
 
 /// Messages kept per transient-local channel once they left the window.
 pub const LATCHED_KEEP: usize = 4;
+
+/// Memory of one entry besides its payload (the entry itself in the ring), counted against
+/// `max_bytes` so that many small messages cannot exceed the bound.
+pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>();
+
+fn cost(e: &Entry) -> usize {
+    e.payload.len() + ENTRY_OVERHEAD
+}
 
 /// One recorded message.
 #[derive(Debug, Clone)]
@@ -81,7 +90,7 @@ impl Ring {
     /// Add a message and evict what falls out of the window or over the byte bound.
     pub fn push(&mut self, entry: Entry) {
         self.newest = self.newest.max(entry.log_time);
-        self.bytes += entry.payload.len();
+        self.bytes += cost(&entry);
         self.items.push_back(entry);
         let horizon = self.newest.saturating_sub(self.window_ns);
         while let Some(front) = self.items.front() {
@@ -96,7 +105,7 @@ impl Ring {
             let Some(old) = self.items.pop_front() else {
                 break;
             };
-            self.bytes -= old.payload.len();
+            self.bytes -= cost(&old);
             if old.channel.reliable_latched {
                 let kept = self.latched.entry(old.channel.id).or_default();
                 kept.push_back(old);
@@ -117,7 +126,7 @@ impl Ring {
         }
     }
 
-    /// (messages, payload bytes) in the window.
+    /// (messages, bytes counted against the bound) in the window.
     pub fn len(&self) -> (usize, usize) {
         (self.items.len(), self.bytes)
     }
@@ -186,18 +195,18 @@ pub(crate) mod tests {
         let times: Vec<u64> = snap.window.iter().map(|e| e.log_time / S).collect();
         assert_eq!(times, (20..=30).collect::<Vec<_>>());
         assert!(snap.latched.is_empty());
-        assert_eq!(r.len(), (11, 11));
+        assert_eq!(r.len(), (11, 11 * (1 + ENTRY_OVERHEAD)));
         assert_eq!(r.evicted_for_bytes(), 0);
     }
 
     #[test]
     fn byte_bound_evicts_oldest_and_counts() {
         let c = channel(1, "/a", false);
-        let mut r = Ring::new(100 * S, 1000);
+        let mut r = Ring::new(100 * S, 3 * (300 + ENTRY_OVERHEAD));
         for t in 0..10 {
             r.push(entry(&c, t * S, 300));
         }
-        assert_eq!(r.len(), (3, 900));
+        assert_eq!(r.len(), (3, 3 * (300 + ENTRY_OVERHEAD)));
         assert_eq!(r.evicted_for_bytes(), 7);
         assert_eq!(r.snapshot().window[0].log_time, 7 * S);
     }
