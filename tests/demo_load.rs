@@ -139,7 +139,7 @@ async fn as_fast_as_possible_on_several_topics() {
 struct Sink(Mutex<Vec<(u64, Bytes)>>);
 
 impl MessageSink for Sink {
-    fn message(&self, key: u64, _log_time: u64, payload: Bytes) {
+    fn message(&self, key: u64, _log_time: u64, _publish_time: u64, payload: Bytes) {
         self.0.lock().push((key, payload));
     }
 }

@@ -190,7 +190,7 @@ async fn latched_topics_replay_to_new_gateway_subscriptions() {
     #[derive(Default)]
     struct Sink(Mutex<Vec<(u64, Bytes)>>);
     impl MessageSink for Sink {
-        fn message(&self, key: u64, _log_time: u64, payload: Bytes) {
+        fn message(&self, key: u64, _log_time: u64, _publish_time: u64, payload: Bytes) {
             self.0.lock().push((key, payload));
         }
     }

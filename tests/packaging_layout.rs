@@ -211,6 +211,17 @@ const OUR_ARGS: &[&str] = &[
     "keepalive_timeout_ms",
     "max_incoming_message_size",
     "service_call_timeout_ms",
+    "recordings_dir",
+    "blackbox_seconds",
+    "blackbox_max_bytes",
+    "blackbox_topic_whitelist",
+    "record",
+    "record_max_file_bytes",
+    "record_max_file_seconds",
+    "data_backend",
+    "data_backend_address",
+    "data_backend_port",
+    "play",
 ];
 
 fn launch() -> Element {

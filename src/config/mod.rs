@@ -11,7 +11,7 @@ mod args;
 mod file;
 mod params;
 
-pub use args::strip_ros_args;
+pub use args::{ros_args_params, strip_ros_args};
 pub use file::load_params_file;
 pub use params::ParamValue;
 
@@ -124,6 +124,15 @@ pub const DEFAULT_VIDEO_TRANSCODE_TOPIC_DENYLIST: &str = ".*/compressedDepth";
 /// Where the Foxglove API lives unless `foxglove_api_url` / `FOXGLOVE_API_URL` says otherwise.
 pub const DEFAULT_FOXGLOVE_API_URL: &str = "https://api.foxglove.dev";
 
+/// Default `blackbox_max_bytes`: 256 MiB of payload.
+pub const DEFAULT_BLACKBOX_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// Default `record_max_file_bytes`: 1 GiB of payload per file.
+pub const DEFAULT_RECORD_MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+/// Default `record_max_file_seconds`: 10 minutes per file.
+pub const DEFAULT_RECORD_MAX_FILE_SECONDS: u64 = 600;
+/// Default `data_backend_port`.
+pub const DEFAULT_DATA_BACKEND_PORT: u16 = 8766;
+
 /// The gateway's configuration. Build it with [`Config::default`] and the loaders; every field is
 /// already validated.
 #[derive(Debug, Clone)]
@@ -212,6 +221,33 @@ pub struct Config {
     pub point_cloud_compression_topic_denylist: Patterns,
     /// `point_cloud_compression_quantization_bits` (remote access), 1..=30.
     pub point_cloud_compression_quantization_bits: u32,
+    // --- Recordings (src/record/) ---
+    /// `recordings_dir`: where recordings are written and served from; empty means
+    /// `$ROS_HOME/foxglove_gateway/recordings` (`~/.ros/...`).
+    pub recordings_dir: String,
+    /// `blackbox_seconds`: keep the last N seconds of recorded topics in memory, saved on demand
+    /// (service `/foxglove_gateway/save_blackbox`); 0 = off (the default).
+    pub blackbox_seconds: u64,
+    /// `blackbox_max_bytes`: the black box never holds more than this (payload plus a small
+    /// per-message overhead).
+    pub blackbox_max_bytes: usize,
+    /// `blackbox_topic_whitelist`: topics recorded (black box and `record`).
+    pub blackbox_topic_whitelist: Patterns,
+    /// `record`: record the same topics continuously to rotating files.
+    pub record: bool,
+    /// `record_max_file_bytes`: start a new file after this many payload bytes (0 = no limit).
+    pub record_max_file_bytes: u64,
+    /// `record_max_file_seconds`: start a new file after this much log time (0 = no limit).
+    pub record_max_file_seconds: u64,
+    /// `data_backend`: serve `recordings_dir` to Foxglove's remote data loader over HTTP.
+    pub data_backend: bool,
+    /// `data_backend_address`: where the data backend listens (default loopback: the
+    /// recordings are served without authentication).
+    pub data_backend_address: String,
+    /// `data_backend_port`: its port; 0 picks a free one.
+    pub data_backend_port: u16,
+    /// `play`: serve this MCAP recording instead of the live graph (no ROS needed); empty = live.
+    pub play: String,
 }
 
 /// A string that never shows itself in `Debug` or `Display`.
@@ -286,6 +322,17 @@ impl Default for Config {
             .expect("static pattern"),
             point_cloud_compression_topic_denylist: Patterns::none(),
             point_cloud_compression_quantization_bits: 12,
+            recordings_dir: String::new(),
+            blackbox_seconds: 0,
+            blackbox_max_bytes: DEFAULT_BLACKBOX_MAX_BYTES,
+            blackbox_topic_whitelist: Patterns::all(),
+            record: false,
+            record_max_file_bytes: DEFAULT_RECORD_MAX_FILE_BYTES,
+            record_max_file_seconds: DEFAULT_RECORD_MAX_FILE_SECONDS,
+            data_backend: false,
+            data_backend_address: "127.0.0.1".into(),
+            data_backend_port: DEFAULT_DATA_BACKEND_PORT,
+            play: String::new(),
         }
     }
 }

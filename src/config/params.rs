@@ -270,7 +270,10 @@ impl Config {
         let mut warnings = Vec::new();
 
         for name in params.keys() {
-            if !KNOWN_PARAMS.contains(&name.as_str()) && !is_ros_owned(name) {
+            if !KNOWN_PARAMS.contains(&name.as_str())
+                && !record::NAMES.contains(&name.as_str())
+                && !is_ros_owned(name)
+            {
                 warnings.push(format!("unknown parameter {name:?} ignored"));
             }
         }
@@ -457,6 +460,7 @@ impl Config {
         if let Some(v) = r.int("service_call_timeout_ms", 1, i64::MAX)? {
             c.service_call_timeout = ms("service_call_timeout_ms", v)?;
         }
+        record::read(&r, &mut c)?;
 
         Ok((c, warnings))
     }
@@ -575,6 +579,7 @@ impl Config {
             "service_call_timeout_ms",
             ParamValue::Integer(millis(self.service_call_timeout)),
         );
+        record::put(self, &mut m);
         m
     }
 }
@@ -585,5 +590,6 @@ fn is_ros_owned(name: &str) -> bool {
     name.starts_with("qos_overrides.") || name == "start_type_description_service"
 }
 
+mod record;
 #[cfg(test)]
 mod tests;

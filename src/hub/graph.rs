@@ -103,6 +103,9 @@ impl Hub {
             tracing::info!(channels = ?removed, "unadvertised");
             self.broadcast(&state, Control::Unadvertise(removed));
         }
+        for info in &added {
+            self.record_channel(&mut state, info);
+        }
         if !added.is_empty() {
             tracing::info!(count = added.len(), "advertised channels");
             self.broadcast(&state, Control::Advertise(added));
@@ -134,6 +137,7 @@ impl Hub {
             }
             self.ros.send(RosCommand::Unsubscribe { key: id });
         }
+        self.channel_unrecorded(id);
         self.update_route(state, id, None);
     }
 }

@@ -28,12 +28,15 @@ mod graph;
 pub mod outbox;
 pub mod params;
 mod publish;
+pub mod recording;
 pub mod router;
 pub mod services;
 pub mod session;
 
 pub use outbox::{CloseReason, Control, DataItem, Limits, Outbox, Outgoing};
+pub use recording::{HubExtras, PlaybackHook};
 use router::Router;
+pub use services::{InternalHandler, Responder};
 
 /// A viewer, as the hub knows it.
 pub type ClientId = u64;
@@ -142,6 +145,9 @@ pub enum ClientError {
     /// Playback control on a live robot.
     #[error("Playback control is not supported: this is a live robot")]
     PlaybackUnsupported,
+    /// More playback requests waiting than the player takes.
+    #[error("Too many playback requests; wait for the Playback State replies")]
+    PlaybackBusy,
     /// More parameter requests waiting than a viewer may have.
     #[error("Too many concurrent parameter requests")]
     TooManyParameterRequests,
@@ -184,6 +190,15 @@ struct ClientState {
 struct ChannelSubs {
     /// (client, wire id) of every subscriber.
     subscribers: BTreeMap<ClientId, u64>,
+    /// The recorder holds this channel too (it counts as one more subscriber).
+    recorded: bool,
+}
+
+impl ChannelSubs {
+    /// True while anyone (viewer or recorder) needs the ROS subscription.
+    fn in_use(&self) -> bool {
+        !self.subscribers.is_empty() || self.recorded
+    }
 }
 
 #[derive(Default)]
@@ -221,6 +236,11 @@ pub struct Hub {
     services: Mutex<services::Services>,
     params: Mutex<params::Params>,
     conngraph: Mutex<conngraph::ConnGraphState>,
+    /// Recording and playback (None/empty when off).
+    extras: HubExtras,
+    /// The event channel into [`Hub::run_events`], for answers produced inside the hub
+    /// (internal services).
+    self_events: mpsc::UnboundedSender<RosEvent>,
 }
 
 impl Hub {
@@ -230,9 +250,20 @@ impl Hub {
         config: Arc<Config>,
         schemas: Arc<SchemaStore>,
     ) -> (Arc<Hub>, BackendIo, mpsc::UnboundedReceiver<RosEvent>) {
+        Self::with_extras(config, schemas, HubExtras::default())
+    }
+
+    /// [`Hub::new`] with recording and/or playback.
+    pub fn with_extras(
+        config: Arc<Config>,
+        schemas: Arc<SchemaStore>,
+        extras: HubExtras,
+    ) -> (Arc<Hub>, BackendIo, mpsc::UnboundedReceiver<RosEvent>) {
         let router = Arc::new(Router::default());
         let (ros, io, events) = ros::channel(router.clone());
-        let server_info = build_server_info(&config);
+        let mut server_info = build_server_info(&config);
+        extras.amend_server_info(&mut server_info);
+        let self_events = io.events.clone();
         let hub = Arc::new(Hub {
             config,
             schemas,
@@ -249,7 +280,10 @@ impl Hub {
             services: Mutex::default(),
             params: Mutex::default(),
             conngraph: Mutex::default(),
+            extras,
+            self_events,
         });
+        hub.start_recording();
         (hub, io, events)
     }
 
@@ -346,6 +380,11 @@ impl Hub {
                 );
             }
             RosEvent::PublisherFailed { key, reason } => self.publisher_failed(key, &reason),
+            RosEvent::ServiceRequest {
+                request,
+                service,
+                body,
+            } => self.peer_service_request(request, &service, body),
             RosEvent::Time(ns) => {
                 let frame = crate::protocol::binary::time(ns);
                 let mut state = self.state.lock();
@@ -466,7 +505,7 @@ impl Hub {
         c.sub_by_channel.insert(channel, wire_id);
         let outbox = c.outbox.clone();
         let subs = state.subs.entry(channel).or_default();
-        let first = subs.subscribers.is_empty();
+        let first = !subs.in_use();
         subs.subscribers.insert(client, wire_id);
         // Route first: the backend may deliver (e.g. transient-local history) as soon as it has
         // the command.
@@ -560,7 +599,7 @@ impl Hub {
             return;
         };
         subs.subscribers.remove(&client);
-        if subs.subscribers.is_empty() {
+        if !subs.in_use() {
             state.subs.remove(&channel);
             self.ros.send(RosCommand::Unsubscribe { key: channel });
         }
@@ -571,7 +610,7 @@ impl Hub {
     fn update_route(&self, state: &State, channel: u64, replay_to: Option<(&Arc<Outbox>, u64)>) {
         let Some(info) = state.channels.get(&channel) else {
             self.router
-                .set_route(channel, "".into(), Vec::new(), 0, None);
+                .set_route(channel, "".into(), Vec::new(), 0, None, None);
             return;
         };
         let subscribers: Vec<(Arc<Outbox>, u64)> = state
@@ -587,8 +626,15 @@ impl Hub {
             })
             .unwrap_or_default();
         let depth = state.latch_depth.get(&channel).copied().unwrap_or(0);
-        self.router
-            .set_route(channel, info.topic.clone(), subscribers, depth, replay_to);
+        let tap = self.tap_for(state, info);
+        self.router.set_route(
+            channel,
+            info.topic.clone(),
+            subscribers,
+            depth,
+            replay_to,
+            tap,
+        );
     }
 
     fn broadcast(&self, state: &State, msg: Control) {
@@ -656,6 +702,8 @@ fn build_server_info(config: &Config) -> ServerInfo {
         name: "foxglove_gateway".into(),
         capabilities,
         supported_encodings: vec!["cdr".into(), "json".into()],
+        data_start_time: None,
+        data_end_time: None,
         metadata: [
             ("ROS_DISTRO".to_string(), distro),
             (

@@ -113,7 +113,7 @@ pub fn handle_binary_request(hub: &Hub, client: ClientId, msg: ClientBinary) -> 
             encoding,
             payload,
         } => hub.service_call(client, service_id, call_id, &encoding, payload),
-        ClientBinary::PlaybackControl => Err(ClientError::PlaybackUnsupported),
+        ClientBinary::PlaybackControl(request) => hub.playback_control(client, request),
     };
     result.err().into_iter().collect()
 }

@@ -218,6 +218,25 @@ pub enum RosCommand {
         /// True to listen.
         enabled: bool,
     },
+    /// Offer a service on the gateway's own node (e.g. `/foxglove_gateway/save_blackbox`,
+    /// `std_srvs/srv/Trigger`): create a service server with exactly this absolute name. Each
+    /// request a peer makes is reported as [`RosEvent::ServiceRequest`] and answered by the core
+    /// with [`RosCommand::AnswerService`]. Sent once per service, at startup.
+    ProvideService {
+        /// Absolute service name.
+        service: String,
+        /// Type `pkg/srv/Type`.
+        type_name: String,
+    },
+    /// The core's answer to a [`RosEvent::ServiceRequest`].
+    AnswerService {
+        /// As given in the `ServiceRequest`.
+        request: u64,
+        /// The response as JSON of the service's response type (the shape of
+        /// [`crate::cdr::cdr_to_json`]), or `Err` when no answer can be given (the backend then
+        /// answers as its middleware allows, e.g. a default response, and logs the reason).
+        response: Result<serde_json::Value, String>,
+    },
 }
 
 /// What the ROS side reports that is not message data.
@@ -287,12 +306,24 @@ pub enum RosEvent {
         /// (name within the node, new value).
         changed: Vec<(String, Option<ParamValue>)>,
     },
+    /// A peer called a service the core offers ([`RosCommand::ProvideService`]); answer it with
+    /// [`RosCommand::AnswerService`] carrying `request`.
+    ServiceRequest {
+        /// Identifies this request in the answer; allocated by the backend.
+        request: u64,
+        /// The service called (as given to `ProvideService`).
+        service: String,
+        /// The request as JSON, in the shape of [`crate::cdr::cdr_to_json`].
+        body: serde_json::Value,
+    },
 }
 
 /// Where a backend delivers message payloads. Implemented by the hub; must never block.
 pub trait MessageSink: Send + Sync + 'static {
-    /// One message arrived on subscription `key`; `log_time` is the receive time in ns.
-    fn message(&self, key: SubscriptionKey, log_time: u64, payload: Bytes);
+    /// One message arrived on subscription `key`; `log_time` is the receive time in ns and
+    /// `publish_time` the publisher's source timestamp in ns (backends that do not know it pass
+    /// `log_time`).
+    fn message(&self, key: SubscriptionKey, log_time: u64, publish_time: u64, payload: Bytes);
 }
 
 /// How a backend that sleeps in its own wait (the live backend waits in `rcl_wait`, not on the

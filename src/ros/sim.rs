@@ -212,7 +212,8 @@ impl SimGraph {
                 drop(s);
                 if let Some(sink) = sink {
                     for payload in replay {
-                        sink.message(key, now_ns(), payload);
+                        let now = now_ns();
+                        sink.message(key, now, now, payload);
                     }
                 }
             }
@@ -269,6 +270,8 @@ impl SimGraph {
             }
             cmd @ (RosCommand::CallService { .. }
             | RosCommand::CancelCall { .. }
+            | RosCommand::ProvideService { .. }
+            | RosCommand::AnswerService { .. }
             | RosCommand::GetParameters { .. }
             | RosCommand::SetParameters { .. }
             | RosCommand::WatchParameterEvents { .. }) => {
@@ -280,6 +283,8 @@ impl SimGraph {
 
     /// Hand a publication to every subscription on its topic.
     fn deliver(&self, publisher: u64, payload: Bytes) {
+        // The source timestamp DDS would carry: wall-clock time at publication.
+        let published = now_ns();
         let mut s = self.state.lock();
         let Some(p) = s.publishers.get_mut(&publisher) else {
             return;
@@ -325,13 +330,13 @@ impl SimGraph {
         let now = if s.use_sim_time {
             s.sim_time.unwrap_or(0)
         } else {
-            now_ns()
+            published
         };
         let sink = s.messages.clone();
         drop(s);
         if let Some(sink) = sink {
             for key in keys {
-                sink.message(key, now, payload.clone());
+                sink.message(key, now, published, payload.clone());
             }
         }
     }
