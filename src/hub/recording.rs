@@ -142,6 +142,11 @@ impl Hub {
         self.extras.recorder.as_ref()
     }
 
+    /// True when serving a recording (`playbackControl` offered).
+    pub fn plays(&self) -> bool {
+        self.extras.playback.is_some()
+    }
+
     /// A viewer's Playback Control Request: to the player, or an error on a live robot.
     pub fn playback_control(
         &self,

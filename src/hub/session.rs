@@ -94,6 +94,10 @@ pub fn handle_binary(hub: &Hub, client: ClientId, data: Bytes) -> Vec<ClientErro
             limit,
         }];
     }
+    // On a live robot every playback request gets the same answer, well-formed or not.
+    if data.first() == Some(&crate::protocol::binary::client_op::PLAYBACK_CONTROL) && !hub.plays() {
+        return vec![ClientError::PlaybackUnsupported];
+    }
     match ClientBinary::parse(&data) {
         Err(e) => vec![e.into()],
         Ok(msg) => handle_binary_request(hub, client, msg),
