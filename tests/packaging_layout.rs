@@ -211,6 +211,12 @@ const OUR_ARGS: &[&str] = &[
     "keepalive_timeout_ms",
     "max_incoming_message_size",
     "service_call_timeout_ms",
+    "max_connections",
+    "handshake_timeout_ms",
+    "max_client_channels",
+    "max_parameter_subscriptions",
+    "client_publish_queue_size",
+    "asset_buffer_limit",
 ];
 
 fn launch() -> Element {

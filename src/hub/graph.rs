@@ -10,6 +10,10 @@ use crate::schema::ResolvedSchema;
 
 type Key = (String, String);
 
+/// Ids of channels that went away, remembered so that a topic coming back keeps its id; the
+/// oldest are forgotten beyond this many.
+pub(super) const RETIRED_IDS_KEPT: usize = 1024;
+
 impl Hub {
     /// Bring the channels in line with a graph snapshot: advertise new (topic, type) pairs that
     /// pass `topic_whitelist` and have a definition, unadvertise vanished ones.
@@ -122,6 +126,14 @@ impl Hub {
     /// its ROS subscription is released.
     fn remove_channel(&self, state: &mut State, key: &Key, id: u64) {
         state.by_key.remove(key);
+        state.retired.push_back(key.clone());
+        while state.retired.len() > RETIRED_IDS_KEPT {
+            if let Some(old) = state.retired.pop_front() {
+                if !state.by_key.contains_key(&old) && !state.retired.contains(&old) {
+                    state.known_ids.remove(&old);
+                }
+            }
+        }
         state.channels.remove(&id);
         state.latch_depth.remove(&id);
         if let Some(subs) = state.subs.remove(&id) {
