@@ -55,8 +55,8 @@ pub const VIEWER_SHARE_DIVISOR: usize = 4;
 /// the URI, never a path on the robot.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssetError {
-    /// More than [`MAX_IN_FLIGHT`] outstanding requests (the SDK's wording).
-    #[error("Too many concurrent fetch asset requests")]
+    /// More than [`MAX_IN_FLIGHT`] outstanding requests (the SDK's wording, and the limit).
+    #[error("Too many concurrent fetch asset requests (at most {MAX_IN_FLIGHT} per viewer)")]
     TooManyInFlight,
     /// The URI does not match `asset_uri_allowlist`.
     #[error("Asset URI not allowed: {0} (asset_uri_allowlist)")]
@@ -398,9 +398,13 @@ impl Fetch {
             return fail(AssetError::Internal, slot);
         };
         let read_uri = uri.clone();
-        let read =
-            tokio::task::spawn_blocking(move || read_asset(&read_uri, &target, &allowlist, size))
-                .await;
+        // Allocated here, on a worker, where it will also be freed once written: memory of a
+        // blocking thread's heap would go back to the system only when that thread exits.
+        let buffer = Vec::with_capacity(size as usize);
+        let read = tokio::task::spawn_blocking(move || {
+            read_asset(&read_uri, &target, &allowlist, size, buffer)
+        })
+        .await;
         drop(permit);
         let data = match read {
             Ok(Ok(data)) => data,
@@ -565,18 +569,19 @@ fn check_target(
     Ok((real, meta.len()))
 }
 
-/// Read a whole asset whose `size` was reserved, checking the link policy again at open time.
-/// Blocking.
+/// Read a whole asset whose `size` was reserved into `data`, checking the link policy again at
+/// open time. Blocking.
 fn read_asset(
     uri: &str,
     target: &Target,
     allowlist: &Patterns,
     size: u64,
+    mut data: Vec<u8>,
 ) -> Result<Vec<u8>, AssetError> {
     let (real, _) = check_target(uri, target, allowlist)?;
     let io = |e| io_error(uri, &target.path, e);
     let file = std::fs::File::open(&real).map_err(io)?;
-    let mut data = Vec::with_capacity(size as usize);
+    data.clear();
     // At most one byte past what was reserved, to notice a file that grew since.
     file.take(size + 1).read_to_end(&mut data).map_err(io)?;
     if data.len() as u64 > size {
@@ -716,10 +721,13 @@ mod tests {
         let ok = dir.path().join("ok");
         std::fs::write(&ok, b"solid").unwrap();
         assert_eq!(check_target("u", &plain(&ok), &all).unwrap().1, 5);
-        assert_eq!(read_asset("u", &plain(&ok), &all, 5).unwrap(), b"solid");
+        assert_eq!(
+            read_asset("u", &plain(&ok), &all, 5, Vec::new()).unwrap(),
+            b"solid"
+        );
         // Grown since its size was reserved.
         assert!(matches!(
-            read_asset("u", &plain(&ok), &all, 3),
+            read_asset("u", &plain(&ok), &all, 3, Vec::new()),
             Err(AssetError::Io { .. })
         ));
     }
@@ -763,7 +771,7 @@ mod tests {
         let all = allow_all();
         let get = |uri: &str| {
             let t = resolve_uri(uri, &prefixes).unwrap();
-            check_target(uri, &t, &all).and_then(|(_, n)| read_asset(uri, &t, &all, n))
+            check_target(uri, &t, &all).and_then(|(_, n)| read_asset(uri, &t, &all, n, Vec::new()))
         };
         assert_eq!(get("package://robot/meshes/base.stl").unwrap(), b"mesh");
         assert_eq!(get("package://robot/meshes/alias.stl").unwrap(), b"here");
@@ -882,7 +890,7 @@ mod tests {
             vec![(
                 99,
                 1,
-                "Too many concurrent fetch asset requests".to_string(),
+                "Too many concurrent fetch asset requests (at most 32 per viewer)".to_string(),
                 vec![]
             )]
         );

@@ -415,14 +415,17 @@ impl Hub {
                     too_long += 1;
                     continue;
                 }
-                if !whitelist.matches(&name) || c.subscribed.contains(&name) {
+                if c.subscribed.contains(&name) {
                     continue;
                 }
+                // Counted before the (costlier) whitelist: a flood of names stops here.
                 if c.subscribed.len() >= limit {
                     refused += 1;
                     continue;
                 }
-                c.subscribed.insert(name);
+                if whitelist.matches(&name) {
+                    c.subscribed.insert(name);
+                }
             }
         }
         if refused > 0 {

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
@@ -50,10 +50,17 @@ const BATCH_ITEMS: usize = 256;
 const FRAGMENT_FROM: usize = 16 * 1024;
 /// Data bytes taken from the outbox per lock.
 const BATCH_BYTES: usize = 4 << 20;
+/// Bytes a writer sends before letting other tasks run.
+const YIELD_BYTES: usize = 1 << 20;
+/// Incoming messages from this size on are handled on the blocking pool: parsing 16 MiB of JSON
+/// must not hold up an async worker (and everyone's data) for a tenth of a second.
+const OFFLOAD_FROM: usize = 64 * 1024;
 
+/// Serve one upgraded connection until it ends.
 pub(super) async fn run<S>(
     hub: Arc<Hub>,
-    ws: WebSocketStream<S>,
+    mut socket: S,
+    config: WebSocketConfig,
     peer: SocketAddr,
     token: CancellationToken,
 ) where
@@ -69,6 +76,27 @@ pub(super) async fn run<S>(
     let info = ServerMessage::ServerInfo(hub.server_info()).to_json();
     let _ = outbox.push_control(Control::Text(info));
     let client = hub.connect(outbox.clone());
+
+    // The first burst (serverInfo, advertisements with their schemas, statuses: ~10 KiB for the
+    // demo) is written before tungstenite takes the socket: its write buffer keeps the size of
+    // the largest burst it ever held, and an idle viewer should not pay for this one for life.
+    let mut first = Vec::new();
+    let _ = outbox.pop_batch(&mut first, usize::MAX, usize::MAX);
+    let mut bytes = Vec::new();
+    for msg in first.into_iter().flat_map(encode) {
+        raw_frame(msg, &mut bytes);
+    }
+    let write = async {
+        socket.write_all(&bytes).await?;
+        socket.flush().await
+    };
+    if let Err(e) = bounded(cfg.keepalive_timeout, write).await {
+        tracing::info!(%peer, client, reason = %e, "connection closed");
+        hub.disconnect(client);
+        return;
+    }
+    drop(bytes);
+    let ws = WebSocketStream::from_raw_socket(socket, Role::Server, Some(config)).await;
 
     let (sink, stream) = ws.split();
     let started = Instant::now();
@@ -114,6 +142,14 @@ async fn read_loop<S>(
         };
         last_seen.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         let errors = match msg {
+            Message::Text(text) if text.len() >= OFFLOAD_FROM => {
+                let hub = hub.clone();
+                offload(move || session::handle_text(&hub, client, text.as_str())).await
+            }
+            Message::Binary(data) if data.len() >= OFFLOAD_FROM => {
+                let hub = hub.clone();
+                offload(move || session::handle_binary(&hub, client, data)).await
+            }
             Message::Text(text) => session::handle_text(&hub, client, text.as_str()),
             Message::Binary(data) => session::handle_binary(&hub, client, data),
             Message::Close(frame) => {
@@ -134,6 +170,20 @@ async fn read_loop<S>(
         }
     };
     outbox.close(why);
+}
+
+/// Run a large request's handling on the blocking pool (the reader waits: order is kept).
+async fn offload<F>(handle: F) -> Vec<crate::hub::ClientError>
+where
+    F: FnOnce() -> Vec<crate::hub::ClientError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(handle).await {
+        Ok(errors) => errors,
+        Err(e) => {
+            tracing::error!(error = %e, "handling a viewer request failed");
+            Vec::new()
+        }
+    }
 }
 
 /// What a read error means for the viewer: the close code and reason it gets (logged at INFO),
@@ -170,6 +220,7 @@ fn read_error(client: u64, e: &WsError) -> CloseReason {
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<BudgetError>())
         {
+            Some(b @ BudgetError::TooLarge { .. }) => refused(CloseCode::Size, b.to_string()),
             Some(b) => refused(CloseCode::Policy, b.to_string()),
             None => CloseReason::Requested(format!("read failed: {io}")),
         },
@@ -188,7 +239,9 @@ async fn write_loop<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut batch = Vec::with_capacity(BATCH_ITEMS);
+    // Grows to what the batches need: an idle viewer must not pay for a full batch up front.
+    let mut batch = Vec::new();
+    let mut since_yield = 0usize;
     let mut next_ping = Instant::now() + ping_every;
     let mut last_report = Instant::now() - DROP_REPORT_INTERVAL;
     let mut dropped_reported = 0u64;
@@ -275,10 +328,23 @@ where
             continue;
         }
         for item in batch.drain(..) {
+            let size = match &item {
+                Outgoing::Data(d) => d.payload.len(),
+                Outgoing::Control(Control::Parts { body, .. }) => body.len(),
+                Outgoing::Control(_) => 0,
+            };
             for msg in encode(item) {
                 if let Err(e) = write(&mut sink, msg, timeout).await {
                     return e;
                 }
+            }
+            // A socket that always takes more would let this task copy megabytes without
+            // yielding; other viewers' writers and the robot's own tasks come first after each
+            // YIELD_BYTES.
+            since_yield += size;
+            if since_yield >= YIELD_BYTES {
+                since_yield = 0;
+                tokio::task::yield_now().await;
             }
         }
     }
@@ -381,6 +447,19 @@ fn encode(item: Outgoing) -> Vec<Message> {
             Control::Parts { head, body } => parts(head, body),
         },
     }
+}
+
+/// A message as the server frames it (unmasked), appended to `out`.
+fn raw_frame(msg: Message, out: &mut Vec<u8>) {
+    let frame = match msg {
+        Message::Text(t) => Frame::message(t, OpCode::Data(OpData::Text), true),
+        Message::Binary(b) => Frame::message(b, OpCode::Data(OpData::Binary), true),
+        Message::Frame(f) => f,
+        // The first burst has no control frames of the WebSocket layer.
+        Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return,
+    };
+    // Writing into a Vec cannot fail.
+    let _ = frame.format(out);
 }
 
 /// A two-part binary message as fragments: the head, then the body in [`PART_CHUNK`] slices

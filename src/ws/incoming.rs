@@ -156,6 +156,17 @@ impl FrameTracker {
 /// so the connection can close with 1008 and this text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BudgetError {
+    /// A message that will be larger than `max_incoming_message_size`: refused at the header of
+    /// the frame that takes it over, before that frame's payload is read.
+    #[error(
+        "message of at least {size} bytes over the limit of {limit} (max_incoming_message_size)"
+    )]
+    TooLarge {
+        /// The message's size as declared so far.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// This connection's unfinished message was the largest (or the oldest of the largest)
     /// when room was needed.
     #[error(
@@ -332,9 +343,13 @@ impl<S> Metered<S> {
         } = self;
         tracker.feed(bytes, |event| match event {
             Event::DataFrame { total } => {
-                // Over the message limit tungstenite refuses the frame itself (1009).
+                // tungstenite checks a fragmented message's size only once the fragment that
+                // takes it over is complete; here it is refused at that fragment's header.
                 if total > budget.max_message {
-                    return Ok(());
+                    return Err(BudgetError::TooLarge {
+                        size: total,
+                        limit: budget.max_message,
+                    });
                 }
                 let need = total.saturating_sub(FREE_BYTES);
                 if need > *held {

@@ -27,8 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -195,6 +194,23 @@ async fn handle(
     let Some(acceptor) = tls else {
         return serve(hub, stream, peer, token, deadline, budget).await;
     };
+    // Boxed: a plain connection's task should not reserve room for the TLS state.
+    Box::pin(serve_tls(
+        hub, stream, peer, token, deadline, budget, acceptor,
+    ))
+    .await;
+}
+
+async fn serve_tls(
+    hub: Arc<Hub>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    token: CancellationToken,
+    deadline: Instant,
+    budget: Arc<IncomingBudget>,
+    acceptor: TlsAcceptor,
+) {
+    let timeout = hub.config().handshake_timeout;
     let accepted = tokio::select! {
         _ = token.cancelled() => return,
         r = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => r,
@@ -221,9 +237,10 @@ async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let timeout = hub.config().handshake_timeout;
+    // Boxed: its buffers are needed only until the upgrade, not for the connection's life.
     let upgraded = tokio::select! {
         _ = token.cancelled() => return,
-        r = handshake::upgrade(&mut stream, deadline, timeout) => r,
+        r = Box::pin(handshake::upgrade(&mut stream, deadline, timeout)) => r,
     };
     let upgraded = match upgraded {
         Ok(u) => u,
@@ -240,7 +257,6 @@ async fn serve<S>(
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit));
     let stream = Metered::new(stream, upgraded.surplus, budget);
-    let ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config)).await;
     tracing::info!(%peer, subprotocol = upgraded.subprotocol, "viewer connected");
-    connection::run(hub, ws, peer, token).await;
+    connection::run(hub, stream, ws_config, peer, token).await;
 }
