@@ -332,7 +332,9 @@ impl Hub {
 
     /// A viewer left: its share of the byte budget goes (requests in flight keep theirs).
     pub(super) fn assets_disconnect(&self, client: ClientId) {
-        self.assets.viewer_bytes.lock().remove(&client);
+        let mut shares = self.assets.viewer_bytes.lock();
+        shares.remove(&client);
+        super::shrink_table(&mut shares);
     }
 }
 

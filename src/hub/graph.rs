@@ -251,4 +251,44 @@ mod tests {
         t.publishers[0].qos.reliability = Reliability::BestEffort;
         assert!(!reliable_latched(&t));
     }
+
+    #[test]
+    fn ids_of_channels_that_went_away_are_forgotten_beyond_a_bound() {
+        let schemas = std::sync::Arc::new(crate::schema::SchemaStore::new(vec![
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/interfaces")),
+        ]));
+        let (hub, _io, _events) = Hub::new(
+            std::sync::Arc::new(crate::config::Config::default()),
+            schemas,
+        );
+        let graph = |names: std::ops::Range<usize>| GraphSnapshot {
+            topics: names
+                .map(|i| TopicInfo {
+                    name: format!("/viewer_topic_{i}"),
+                    type_name: "std_msgs/msg/String".into(),
+                    publishers: Vec::new(),
+                })
+                .collect(),
+            ..GraphSnapshot::default()
+        };
+        // A topic that comes back keeps its id.
+        hub.apply_graph(&graph(0..1));
+        let first = hub.channels()[0].id;
+        hub.apply_graph(&graph(0..0));
+        hub.apply_graph(&graph(0..1));
+        assert_eq!(hub.channels()[0].id, first);
+        // Thousands of topics come and go (viewers' client channels can do that): the table of
+        // ids stays bounded.
+        for round in 0..3 {
+            hub.apply_graph(&graph(round * 1000..(round + 1) * 1000));
+        }
+        hub.apply_graph(&graph(0..0));
+        let state = hub.state.lock();
+        assert!(
+            state.known_ids.len() <= RETIRED_IDS_KEPT,
+            "{}",
+            state.known_ids.len()
+        );
+        assert!(state.retired.len() <= RETIRED_IDS_KEPT);
+    }
 }

@@ -453,6 +453,7 @@ impl Hub {
         let Some(c) = state.clients.remove(&client) else {
             return;
         };
+        shrink_table(&mut state.clients);
         c.outbox
             .close(CloseReason::Requested("disconnected".into()));
         for (&channel, _) in c.sub_by_channel.iter() {
@@ -627,6 +628,17 @@ impl Hub {
                 tracing::warn!(client = id, reason = %e, "viewer control queue overflow");
             }
         }
+    }
+}
+
+/// Give back a table's room once most of it is unused: tables sized for a crowd of viewers
+/// (or an attack) shrink after they leave. Rehashing is amortised over the removals.
+pub(crate) fn shrink_table<K, V>(map: &mut HashMap<K, V>)
+where
+    K: std::hash::Hash + Eq,
+{
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to_fit();
     }
 }
 

@@ -193,7 +193,9 @@ impl Hub {
     /// Forget a viewer; the last one turns off `/parameter_events`.
     pub(super) fn params_disconnect(&self, client: ClientId) {
         let mut p = self.params.lock();
-        if p.clients.remove(&client).is_some() && p.clients.is_empty() {
+        let removed = p.clients.remove(&client).is_some();
+        super::shrink_table(&mut p.clients);
+        if removed && p.clients.is_empty() {
             self.ros
                 .send(RosCommand::WatchParameterEvents { enabled: false });
             // Without events the cache can go stale: the next viewer's get asks again.
@@ -768,6 +770,40 @@ mod tests {
         assert_eq!(backoff(3), BACKOFF_BASE * 4);
         assert_eq!(backoff(7), BACKOFF_MAX);
         assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+
+    #[test]
+    fn answers_not_yet_read_count_against_the_request_limit() {
+        let schemas = Arc::new(crate::schema::SchemaStore::new(vec![]));
+        let (hub, _io, _events) = Hub::new(Arc::new(crate::config::Config::default()), schemas);
+        let outbox = Arc::new(Outbox::new(crate::hub::Limits {
+            control_messages: 1000,
+            data_messages: 10,
+            data_bytes: 1000,
+        }));
+        let client = hub.connect(outbox.clone());
+        // Answered at once from the (empty) cache, and never read.
+        for i in 0..MAX_REQUESTS_PER_VIEWER {
+            hub.get_parameters(client, Vec::new(), Some(i.to_string()))
+                .unwrap();
+        }
+        assert_eq!(
+            hub.get_parameters(client, Vec::new(), None),
+            Err(ClientError::TooManyParameterRequests)
+        );
+        assert!(hub
+            .set_parameters(client, Vec::new(), None)
+            .contains(&ClientError::TooManyParameterRequests));
+        // Read: room again.
+        let mut out = Vec::new();
+        outbox.pop_batch(&mut out, 1000, 1000).unwrap();
+        hub.get_parameters(client, Vec::new(), None).unwrap();
+        // Too many names in one request.
+        let names: Vec<String> = (0..10_001).map(|i| format!("/n.p{i}")).collect();
+        assert!(matches!(
+            hub.get_parameters(client, names, None),
+            Err(ClientError::TooManyParameterSubscriptions { .. })
+        ));
     }
 
     #[test]

@@ -175,6 +175,7 @@ impl Hub {
     pub(super) fn services_disconnect(&self, client: ClientId) {
         let mut s = self.services.lock();
         s.clients.remove(&client);
+        super::shrink_table(&mut s.clients);
         let mine: Vec<CallKey> = s
             .calls
             .iter()
