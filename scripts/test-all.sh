@@ -3,11 +3,12 @@
 #
 #   format and lints → Rust unit + integration tests → Node tier (Foxglove's own libraries
 #   against the real binary) → browser tier (Foxglove Studio in headless chromium against
-#   --demo; screenshots in test-output/browser/) → type-check of the r2r backend (r2r/doc-only;
+#   --demo; screenshots in test-output/browser/) → abuse tier (issue 11's attacks against the
+#   release binary, scripts/test-abuse.sh) → type-check of the r2r backend (r2r/doc-only;
 #   no ROS needed) and of the LiveKit adapter (DOCS_RS=1; no WebRTC build) → ROS packaging
 #   (cargo ament-build into a temp prefix)
 #
-# Ends with one line "N passed, N failed" counting every Rust and Node test.
+# Ends with one line "N passed, N failed" counting every Rust and Node test and abuse check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_AMENT_BUILD_VENV="${CARGO_AMENT_BUILD_VENV:-$PWD/target/ament-venv}"
@@ -33,6 +34,8 @@ step "Node tier"
 scripts/test-node.sh 2>&1 | tee -a "$log"
 step "Browser tier (Foxglove Studio in headless chromium)"
 scripts/test-browser.sh 2>&1 | tee -a "$log"
+step "Abuse tier (attacks against the release binary, loopback)"
+scripts/test-abuse.sh 2>&1 | tee -a "$log"
 step "r2r backend type-check (feature ros2 with r2r/doc-only)"
 scripts/check-ros2.sh
 step "LiveKit adapter type-check (feature remote-access with DOCS_RS=1)"

@@ -13,6 +13,8 @@ use foxglove_gateway::ros::scenario::Scenario;
 use foxglove_gateway::ros::sim::SimGraph;
 use foxglove_gateway::schema::SchemaStore;
 
+mod allocator;
+
 /// Serve a ROS 2 robot (or a simulated one) to Foxglove.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -109,6 +111,8 @@ fn main() -> ExitCode {
     init_logging(cli.sim_scenario.is_none() && !cli.demo.enabled() && !playing);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(allocator::on_park)
+        .thread_keep_alive(allocator::BLOCKING_KEEP_ALIVE)
         .build()
     {
         Ok(rt) => rt,
@@ -136,6 +140,7 @@ fn main() -> ExitCode {
 const NODE_NAME: &str = "foxglove_gateway";
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    allocator::spawn_housekeeping();
     if cli.sim_scenario.is_none() && !cli.demo.enabled() {
         #[cfg(feature = "ros2")]
         return run_ros({
@@ -186,13 +191,31 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     let _nodes = scenario.start(&sim, &schemas)?;
-    let _demo = demo::start(&cli.demo, &sim, &schemas)?;
+    // The simulated robot runs on a runtime and thread of its own, as a robot's nodes run in
+    // processes of their own: the gateway's workers serving a storm of viewers must not delay
+    // its timers (the abuse tier measures a bystander's /odom rate against it).
+    let robot = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let _demo = {
+        let _inside = robot.enter();
+        demo::start(&cli.demo, &sim, &schemas)?
+    };
+    let (stop_robot, robot_stopped) = tokio::sync::oneshot::channel::<()>();
+    let robot_thread = std::thread::Builder::new()
+        .name("demo-robot".into())
+        .spawn(move || {
+            let _ = robot.block_on(robot_stopped);
+        })?;
     announce(&gateway);
     let remote = start_remote(&gateway);
     wait_for_signal().await;
     tracing::info!("shutting down");
     stop_remote(remote).await;
     gateway.shutdown(Duration::from_secs(2)).await;
+    drop(_demo);
+    let _ = stop_robot.send(());
+    let _ = robot_thread.join();
     Ok(())
 }
 

@@ -222,6 +222,12 @@ const OUR_ARGS: &[&str] = &[
     "data_backend_address",
     "data_backend_port",
     "play",
+    "max_connections",
+    "handshake_timeout_ms",
+    "max_client_channels",
+    "max_parameter_subscriptions",
+    "client_publish_queue_size",
+    "asset_buffer_limit",
 ];
 
 fn launch() -> Element {

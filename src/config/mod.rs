@@ -121,6 +121,10 @@ pub const DEFAULT_SYSINFO_TOPIC: &str = "/foxglove_bridge/sysinfo";
 /// foxglove_bridge's default `video_transcode_topic_denylist`: depth images stay raw.
 pub const DEFAULT_VIDEO_TRANSCODE_TOPIC_DENYLIST: &str = ".*/compressedDepth";
 
+/// Default `max_connections`: far more viewers than a robot ever has, few enough that their
+/// bounded queues fit beside the robot's software.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
+
 /// Where the Foxglove API lives unless `foxglove_api_url` / `FOXGLOVE_API_URL` says otherwise.
 pub const DEFAULT_FOXGLOVE_API_URL: &str = "https://api.foxglove.dev";
 
@@ -189,6 +193,23 @@ pub struct Config {
     pub max_incoming_message_size: usize,
     /// `service_call_timeout_ms` (ours): a service call not answered by then fails.
     pub service_call_timeout: Duration,
+    /// `max_connections` (ours): WebSocket connections held at once, handshakes included. A
+    /// connection over it is answered HTTP 503 naming the limit and closed at once.
+    pub max_connections: usize,
+    /// `handshake_timeout_ms` (ours): time a new connection has to complete the TLS handshake
+    /// (with `tls`) and the HTTP upgrade together; a slower one is dropped (HTTP 408 if possible).
+    pub handshake_timeout: Duration,
+    /// `max_client_channels` (ours): client channels one viewer may have advertised at once.
+    pub max_client_channels: usize,
+    /// `max_parameter_subscriptions` (ours): parameter names one viewer may subscribe to.
+    pub max_parameter_subscriptions: usize,
+    /// `client_publish_queue_size` (ours): messages of one client channel waiting for ROS behind
+    /// the one being published; over it the oldest is dropped (counted and reported).
+    pub client_publish_queue_size: usize,
+    /// `asset_buffer_limit` (ours): bytes of asset responses held at once (read and not yet
+    /// written), all viewers together; one viewer may hold a quarter of it (or one larger asset
+    /// alone). Requests over it wait.
+    pub asset_buffer_limit: usize,
     /// `remote_access`: start the remote-access gateway.
     pub remote_access: bool,
     /// `device_token` (or `FOXGLOVE_DEVICE_TOKEN`). Never logged.
@@ -303,6 +324,12 @@ impl Default for Config {
             keepalive_timeout: Duration::from_secs(20),
             max_incoming_message_size: 16 * 1024 * 1024,
             service_call_timeout: Duration::from_secs(5),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            handshake_timeout: Duration::from_secs(10),
+            max_client_channels: 64,
+            max_parameter_subscriptions: 10_000,
+            client_publish_queue_size: 10,
+            asset_buffer_limit: 64 << 20,
             remote_access: false,
             device_token: None,
             foxglove_api_url: DEFAULT_FOXGLOVE_API_URL.into(),

@@ -148,9 +148,48 @@ pub enum ClientError {
     /// More playback requests waiting than the player takes.
     #[error("Too many playback requests; wait for the Playback State replies")]
     PlaybackBusy,
-    /// More parameter requests waiting than a viewer may have.
-    #[error("Too many concurrent parameter requests")]
+    /// More parameter requests waiting (or answered and not yet read) than a viewer may have.
+    #[error(
+        "Too many concurrent parameter requests (at most {} per viewer, counting answers not \
+         yet read)",
+        params::MAX_REQUESTS_PER_VIEWER
+    )]
     TooManyParameterRequests,
+    /// More client channels than `max_client_channels`.
+    #[error(
+        "Cannot advertise client channel {id} on {topic}: this viewer already has {limit} \
+         (max_client_channels)"
+    )]
+    TooManyClientChannels {
+        /// The channel refused.
+        id: u32,
+        /// Its topic.
+        topic: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// Parameter names over `max_parameter_subscriptions`.
+    #[error(
+        "{refused} parameter name(s) refused: a viewer may subscribe to (or ask for) at most \
+         {limit} (max_parameter_subscriptions)"
+    )]
+    TooManyParameterSubscriptions {
+        /// Names refused in this request.
+        refused: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A parameter name too long to be real.
+    #[error("{count} parameter name(s) longer than {limit} bytes refused")]
+    ParameterNameTooLong {
+        /// Names refused in this request.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// More refusals for one message than are worth a status each.
+    #[error("{0} more part(s) of this request refused (not listed one by one)")]
+    MoreRefused(usize),
     /// A parameter in `setParameters` that cannot be set.
     #[error("Cannot set parameter {name}: {reason}")]
     BadParameter {
@@ -206,7 +245,11 @@ struct State {
     channels: BTreeMap<u64, Arc<ChannelInfo>>,
     by_key: HashMap<(String, String), u64>,
     /// Ids once given, kept so a topic that comes back with the same schema gets its old id.
+    /// Those of channels that went away are forgotten oldest first beyond
+    /// [`graph::RETIRED_IDS_KEPT`] (viewers can create topics: the table must not grow).
     known_ids: HashMap<(String, String), (u64, String)>,
+    /// Channels removed, oldest first, for forgetting their ids.
+    retired: std::collections::VecDeque<(String, String)>,
     next_channel_id: u64,
     /// Transient-local replay depth per channel (0 = not latched), from the graph.
     latch_depth: HashMap<u64, usize>,
@@ -241,6 +284,8 @@ pub struct Hub {
     /// The event channel into [`Hub::run_events`], for answers produced inside the hub
     /// (internal services).
     self_events: mpsc::UnboundedSender<RosEvent>,
+    /// When viewers were last told about dropped publications.
+    publish_report: Mutex<Option<std::time::Instant>>,
 }
 
 impl Hub {
@@ -260,10 +305,17 @@ impl Hub {
         extras: HubExtras,
     ) -> (Arc<Hub>, BackendIo, mpsc::UnboundedReceiver<RosEvent>) {
         let router = Arc::new(Router::default());
-        let (ros, io, events) = ros::channel(router.clone());
+        let (ros, io, events) = ros::channel(
+            router.clone(),
+            ros::PublishLimits {
+                depth: config.client_publish_queue_size,
+                bytes: config.send_buffer_limit,
+            },
+        );
         let mut server_info = build_server_info(&config);
         extras.amend_server_info(&mut server_info);
         let self_events = io.events.clone();
+        let assets = assets::Assets::new(config.asset_buffer_limit);
         let hub = Arc::new(Hub {
             config,
             schemas,
@@ -276,12 +328,13 @@ impl Hub {
                 ..State::default()
             }),
             server_info,
-            assets: assets::Assets::default(),
+            assets,
             services: Mutex::default(),
             params: Mutex::default(),
             conngraph: Mutex::default(),
             extras,
             self_events,
+            publish_report: Mutex::new(None),
         });
         hub.start_recording();
         (hub, io, events)
@@ -321,10 +374,12 @@ impl Hub {
         }
     }
 
-    /// Fail service calls and parameter requests whose deadline has passed.
+    /// Fail service calls and parameter requests whose deadline has passed, and tell viewers
+    /// about publications ROS did not take in time.
     pub fn expire(&self, now: std::time::Instant) {
         self.expire_calls(now);
         self.expire_parameter_requests(now);
+        self.report_publish_drops(now);
     }
 
     /// A viewer's outbox.
@@ -463,6 +518,7 @@ impl Hub {
         let Some(c) = state.clients.remove(&client) else {
             return;
         };
+        shrink_table(&mut state.clients);
         c.outbox
             .close(CloseReason::Requested("disconnected".into()));
         for (&channel, _) in c.sub_by_channel.iter() {
@@ -476,6 +532,7 @@ impl Hub {
         self.services_disconnect(client);
         self.params_disconnect(client);
         self.conngraph_disconnect(client);
+        self.assets_disconnect(client);
     }
 
     /// Subscribe `client` to `channel`, calling the subscription `wire_id`.
@@ -643,6 +700,17 @@ impl Hub {
                 tracing::warn!(client = id, reason = %e, "viewer control queue overflow");
             }
         }
+    }
+}
+
+/// Give back a table's room once most of it is unused: tables sized for a crowd of viewers
+/// (or an attack) shrink after they leave. Rehashing is amortised over the removals.
+pub(crate) fn shrink_table<K, V>(map: &mut HashMap<K, V>)
+where
+    K: std::hash::Hash + Eq,
+{
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to_fit();
     }
 }
 

@@ -12,8 +12,12 @@
 //!   the same name, the gateway node's own server, is left out), and also reachable from ROS
 //!   peers ([`crate::ros::RosEvent::ServiceRequest`]).
 //! - Every call has a deadline (`service_call_timeout_ms`), at most [`MAX_CALLS_PER_VIEWER`] are
-//!   in flight per viewer, and a call to a service that leaves the graph fails at once. Nothing
-//!   here waits: calls never hold up topic data.
+//!   in flight per viewer (answers the viewer has not read yet count too), and a call to a
+//!   service that leaves the graph fails at once. Nothing here waits: calls never hold up topic
+//!   data.
+//! - A call refused at once (too many, unknown service, bad request) is answered on the
+//!   outbox's refusal lane: a burst of thousands is answered in part and summarised, never by
+//!   disconnecting the viewer.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,6 +25,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::outbox::ControlKind;
 use super::{ClientError, ClientId, Control, Hub, Outbox};
 use crate::cdr::{cdr_to_json, json_to_cdr};
 use crate::protocol::binary;
@@ -90,9 +95,19 @@ impl Services {
             .collect()
     }
 
+    /// The answer to an accepted call (counted while queued: see `service_call`).
     fn send(&self, client: ClientId, msg: Control) {
         if let Some(c) = self.clients.get(&client) {
-            let _ = c.outbox.push_control(msg);
+            let _ = c.outbox.push_reply(msg, ControlKind::ServiceReply);
+        }
+    }
+
+    /// The answer to a call refused at once.
+    fn refuse(&self, client: ClientId, service_id: u32, call_id: u32, message: String) {
+        if let Some(c) = self.clients.get(&client) {
+            let reason = format!("service call {call_id}: {message}");
+            c.outbox
+                .push_refusal(failure(service_id, call_id, message), &reason);
         }
     }
 
@@ -174,6 +189,7 @@ impl Hub {
     pub(super) fn services_disconnect(&self, client: ClientId) {
         let mut s = self.services.lock();
         s.clients.remove(&client);
+        super::shrink_table(&mut s.clients);
         let mine: Vec<CallKey> = s
             .calls
             .iter()
@@ -319,14 +335,21 @@ impl Hub {
         }
         let mut s = self.services.lock();
         let fail = |s: &Services, message: String| {
-            s.send(client, failure(service_id, call_id, message));
+            s.refuse(client, service_id, call_id, message);
             Ok(())
         };
         let Some(c) = s.clients.get(&client) else {
             return Ok(());
         };
-        if c.in_flight >= MAX_CALLS_PER_VIEWER {
-            return fail(&s, "Too many requests".into());
+        if c.in_flight + c.outbox.queued_control(ControlKind::ServiceReply) >= MAX_CALLS_PER_VIEWER
+        {
+            return fail(
+                &s,
+                format!(
+                    "Too many requests: at most {MAX_CALLS_PER_VIEWER} service calls per viewer \
+                     in flight (answers not yet read count too)"
+                ),
+            );
         }
         let Some(name) = s.by_id.get(&service_id).cloned() else {
             return fail(

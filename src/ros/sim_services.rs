@@ -15,6 +15,9 @@ use serde_json::Value;
 use super::sim::{send_event, SimGraph};
 use super::{GraphSnapshot, ParamValue, RosCommand, RosEvent, ServiceInfo, TopicSubscribers};
 
+/// Calls a simulated graph remembers for [`SimGraph::service_calls`]; older ones are forgotten.
+pub const CALLS_KEPT: usize = 1024;
+
 /// What a simulated service server does with one request.
 #[derive(Debug, Clone)]
 pub enum SimReply {
@@ -55,8 +58,8 @@ pub(super) struct Extra {
     param_nodes: BTreeMap<String, SimParamNode>,
     next_id: u64,
     watching_params: bool,
-    /// Calls received, in order (service name, request), for tests.
-    calls: Vec<(String, Value)>,
+    /// The last [`CALLS_KEPT`] calls received, in order (service name, request), for tests.
+    calls: std::collections::VecDeque<(String, Value)>,
     /// Services the gateway offers on its own node ([`RosCommand::ProvideService`]): name → type.
     provided: BTreeMap<String, String>,
     /// Peer requests to those services waiting for the gateway's answer.
@@ -253,9 +256,9 @@ impl SimGraph {
         self.state.lock().extra.watching_params
     }
 
-    /// Every service request received so far: (service, request JSON).
+    /// The last [`CALLS_KEPT`] service requests received: (service, request JSON).
     pub fn service_calls(&self) -> Vec<(String, Value)> {
-        self.state.lock().extra.calls.clone()
+        self.state.lock().extra.calls.iter().cloned().collect()
     }
 
     /// Call a service the gateway offers on its own node, as a ROS peer would (`ros2 service
@@ -366,7 +369,12 @@ impl SimGraph {
     fn call(&self, call: u64, service: &str, type_name: &str, request: Value) {
         let (handler, events) = {
             let mut s = self.state.lock();
-            s.extra.calls.push((service.to_string(), request.clone()));
+            if s.extra.calls.len() >= CALLS_KEPT {
+                s.extra.calls.pop_front();
+            }
+            s.extra
+                .calls
+                .push_back((service.to_string(), request.clone()));
             let handler = s
                 .extra
                 .services
