@@ -11,6 +11,8 @@
 #   - colcon with colcon-cargo + colcon-ros-cargo (cargo ament-build) in a venv
 #     (CARGO_AMENT_BUILD_VENV, default target/ament-venv) for the packaging check and the
 #     real-ROS tier's `colcon build`
+#   - PyPI mcap + mcap-ros2-support in target/test-venv: the independent MCAP reader/writer the
+#     recording tests check our files against (tests/python/mcap_oracle.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -62,5 +64,10 @@ if [[ ! -x "$venv/bin/colcon" || ! -x "$venv/bin/cargo-ament-build" ]]; then
   [[ -x "$venv/bin/python3" ]] || "$py" -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check \
     'colcon-common-extensions==0.3.0' 'colcon-cargo==0.2.0' 'colcon-ros-cargo==0.2.0'
+fi
+test_venv="${MCAP_TEST_VENV:-$PWD/target/test-venv}"
+if [[ ! -x "$test_venv/bin/python" ]] || ! "$test_venv/bin/python" -c 'import mcap, mcap_ros2' 2>/dev/null; then
+  python3 -m venv "$test_venv"
+  "$test_venv/bin/pip" install -q "mcap==1.6.0" "mcap-ros2-support==0.6.0"
 fi
 echo "test dependencies installed"

@@ -3,15 +3,16 @@
 #
 #   format and lints → Rust unit + integration tests → Node tier (Foxglove's own libraries
 #   against the real binary) → browser tier (Foxglove Studio in headless chromium against
-#   --demo; screenshots in test-output/browser/) → type-check of the ROS backend (r2r_rcl/doc-only;
+#   --demo; screenshots in test-output/browser/) → abuse tier (issue 11's attacks against the
+#   release binary, scripts/test-abuse.sh) → type-check of the ROS backend (r2r_rcl/doc-only;
 #   no ROS needed) and of the LiveKit adapter (DOCS_RS=1; no WebRTC build) → ROS packaging
 #   (cargo ament-build into a temp prefix) → real-ROS tier (scripts/test-ros.sh: colcon build,
 #   the backend's tests against the real rcl in a debug build and under valgrind, ros2 launch,
 #   rclpy peers and a Foxglove client in a private network namespace; needs the ROS 2 that
 #   install-test-deps.sh installs, and fails without it)
 #
-# Ends with one line "N passed, N failed" counting every Rust and Node test and every real-ROS
-# check.
+# Ends with one line "N passed, N failed" counting every Rust and Node test, abuse check and
+# real-ROS check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_AMENT_BUILD_VENV="${CARGO_AMENT_BUILD_VENV:-$PWD/target/ament-venv}"
@@ -37,6 +38,8 @@ step "Node tier"
 scripts/test-node.sh 2>&1 | tee -a "$log"
 step "Browser tier (Foxglove Studio in headless chromium)"
 scripts/test-browser.sh 2>&1 | tee -a "$log"
+step "Abuse tier (attacks against the release binary, loopback)"
+scripts/test-abuse.sh 2>&1 | tee -a "$log"
 step "ROS backend type-check (feature ros2 with r2r_rcl/doc-only, as for Humble)"
 scripts/check-ros2.sh
 step "LiveKit adapter type-check (feature remote-access with DOCS_RS=1)"

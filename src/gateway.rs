@@ -7,7 +7,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::hub::Hub;
+use crate::hub::{Hub, HubExtras};
+use crate::record::data_backend::DataBackend;
+use crate::record::{RecordError, Recorder};
 use crate::ros::BackendIo;
 use crate::schema::SchemaStore;
 use crate::ws::tls::TlsError;
@@ -19,6 +21,7 @@ pub struct Gateway {
     ws: WsServer,
     shutdown: CancellationToken,
     events: tokio::task::JoinHandle<()>,
+    data_backend: Option<DataBackend>,
 }
 
 /// Why the gateway could not start.
@@ -38,6 +41,17 @@ pub enum StartError {
     /// `tls` is on but `certfile`/`keyfile` cannot be used.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// Recording (black box, `record`, data backend) cannot start.
+    #[error("recording: {0}")]
+    Record(#[from] RecordError),
+    /// The data backend's listener could not be bound.
+    #[error("data backend: cannot listen on {addr}: {source}")]
+    DataBackendBind {
+        /// Where.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 impl Gateway {
@@ -47,6 +61,21 @@ impl Gateway {
         config: Config,
         schemas: Arc<SchemaStore>,
         start_backend: impl FnOnce(BackendIo),
+    ) -> Result<Gateway, StartError> {
+        Self::start_with(config, schemas, HubExtras::default(), |io, _| {
+            start_backend(io)
+        })
+        .await
+    }
+
+    /// [`Gateway::start`] with playback (`extras.playback`; the backend is then the player and
+    /// gets the hub too). The recorder and the data backend follow the config (`blackbox_seconds`,
+    /// `record`, `data_backend`).
+    pub async fn start_with(
+        config: Config,
+        schemas: Arc<SchemaStore>,
+        mut extras: HubExtras,
+        start_backend: impl FnOnce(BackendIo, &Arc<Hub>),
     ) -> Result<Gateway, StartError> {
         let addr_text = if config.address.contains(':') {
             format!("[{}]:{}", config.address, config.port)
@@ -62,10 +91,36 @@ impl Gateway {
         } else {
             None
         };
-        let (hub, io, events) = Hub::new(Arc::new(config), schemas);
-        let events = tokio::spawn(hub.clone().run_events(events));
-        start_backend(io);
+        if extras.recorder.is_none() {
+            extras.recorder = Recorder::from_config(&config)?;
+        }
         let shutdown = CancellationToken::new();
+        let data_backend = if config.data_backend {
+            let dir = crate::record::RecordingsDir::open(crate::record::files::default_dir(
+                &config.recordings_dir,
+            ))?;
+            let addr = if config.data_backend_address.contains(':') {
+                format!(
+                    "[{}]:{}",
+                    config.data_backend_address, config.data_backend_port
+                )
+            } else {
+                format!(
+                    "{}:{}",
+                    config.data_backend_address, config.data_backend_port
+                )
+            };
+            Some(
+                DataBackend::bind(&addr, dir, shutdown.child_token())
+                    .await
+                    .map_err(|source| StartError::DataBackendBind { addr, source })?,
+            )
+        } else {
+            None
+        };
+        let (hub, io, events) = Hub::with_extras(Arc::new(config), schemas, extras);
+        let events = tokio::spawn(hub.clone().run_events(events));
+        start_backend(io, &hub);
         let ws = WsServer::bind_with_tls(hub.clone(), addr, shutdown.child_token(), tls)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
@@ -74,6 +129,7 @@ impl Gateway {
             ws,
             shutdown,
             events,
+            data_backend,
         })
     }
 
@@ -87,11 +143,23 @@ impl Gateway {
         &self.hub
     }
 
-    /// Close every viewer (they get a Close frame) and stop, within `grace`.
+    /// Where the data backend listens, if it is on.
+    pub fn data_backend_addr(&self) -> Option<SocketAddr> {
+        self.data_backend.as_ref().map(|d| d.local_addr())
+    }
+
+    /// Close every viewer (they get a Close frame) and stop, within `grace`; the continuous
+    /// recording's file is completed.
     pub async fn shutdown(self, grace: Duration) {
         self.shutdown.cancel();
         self.hub.close_all("server shutting down");
         self.ws.shutdown(grace).await;
+        if let Some(d) = self.data_backend {
+            d.shutdown(grace).await;
+        }
+        if let Some(r) = self.hub.recorder().cloned() {
+            let _ = tokio::task::spawn_blocking(move || r.shutdown()).await;
+        }
         self.events.abort();
     }
 }

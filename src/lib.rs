@@ -15,6 +15,9 @@
 //! - [`ros`]: the ROS boundary (commands in, events out), the simulated graph, and the live ROS 2
 //!   backend behind the `ros2` feature (`ros::rcl`, the crate's only `unsafe`, and
 //!   `ros::rcl_backend`).
+//! - [`record`]: recordings on the robot — the black box, continuous recording, playback of an
+//!   MCAP file with Foxglove's playback controls, and the data backend for the remote data
+//!   loader.
 //! - [`demo`]: `--demo`, a simulated differential-drive robot on the simulated graph, and load
 //!   generation for benchmarks.
 //!
@@ -30,6 +33,7 @@ pub mod demo;
 pub mod gateway;
 pub mod hub;
 pub mod protocol;
+pub mod record;
 pub mod remote;
 pub mod ros;
 pub mod schema;

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use foxglove_gateway::config::{load_params_file, strip_ros_args, Config};
+use foxglove_gateway::config::{load_params_file, ros_args_params, strip_ros_args, Config};
 use foxglove_gateway::demo::{self, DemoOptions};
 use foxglove_gateway::gateway::Gateway;
 use foxglove_gateway::ros::scenario::Scenario;
 use foxglove_gateway::ros::sim::SimGraph;
 use foxglove_gateway::schema::SchemaStore;
+
+mod allocator;
 
 /// Serve a ROS 2 robot (or a simulated one) to Foxglove.
 #[derive(Debug, Parser)]
@@ -36,14 +38,81 @@ struct Cli {
     /// (repeatable). With a simulated graph, the repository's `interfaces/` is added too.
     #[arg(long, value_name = "DIR")]
     interfaces: Vec<PathBuf>,
+    #[command(flatten)]
+    record: RecordOptions,
+}
+
+/// Recording flags (each overrides the parameter of the same name).
+#[derive(Debug, clap::Args)]
+struct RecordOptions {
+    /// Serve this MCAP recording (ours, or `ros2 bag record`'s) instead of a graph, with
+    /// Foxglove's playback controls; no ROS needed. Parameter `play`.
+    #[arg(long, value_name = "FILE.mcap")]
+    play: Option<PathBuf>,
+    /// Keep the last N seconds of recorded topics for the black box (0 = off).
+    #[arg(long, value_name = "N")]
+    blackbox_seconds: Option<u64>,
+    /// Where recordings are written and served from.
+    #[arg(long, value_name = "DIR")]
+    recordings_dir: Option<PathBuf>,
+    /// Record the black box topics continuously to rotating files.
+    #[arg(long)]
+    record: bool,
+    /// Serve recordings_dir to Foxglove's remote data loader over HTTP.
+    #[arg(long)]
+    data_backend: bool,
+    /// Data backend port (0 picks a free one).
+    #[arg(long, value_name = "PORT")]
+    data_backend_port: Option<u16>,
+    /// Data backend address.
+    #[arg(long, value_name = "ADDR")]
+    data_backend_address: Option<String>,
+}
+
+impl RecordOptions {
+    /// The parameters these flags override.
+    fn apply(&self, c: &mut Config) {
+        if let Some(p) = &self.play {
+            c.play = p.display().to_string();
+        }
+        if let Some(n) = self.blackbox_seconds {
+            c.blackbox_seconds = n;
+        }
+        if let Some(d) = &self.recordings_dir {
+            c.recordings_dir = d.display().to_string();
+        }
+        c.record |= self.record;
+        c.data_backend |= self.data_backend;
+        if let Some(p) = self.data_backend_port {
+            c.data_backend_port = p;
+        }
+        if let Some(a) = &self.data_backend_address {
+            c.data_backend_address = a.clone();
+        }
+    }
 }
 
 fn main() -> ExitCode {
     // `ros2 run`/`ros2 launch` append `--ros-args ...`: that part is rcl's, not ours.
     let cli = Cli::parse_from(strip_ros_args(std::env::args_os()));
-    init_logging(cli.sim_scenario.is_none() && !cli.demo.enabled());
+    // `play:=FILE` (launch) selects playback before any node exists: it needs no ROS.
+    let launch_params = match ros_args_params(std::env::args_os(), NODE_NAME) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("foxglove_gateway: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let launch_play = matches!(
+        launch_params.get("play"),
+        Some(foxglove_gateway::config::ParamValue::String(s)) if !s.is_empty()
+    );
+    let playing = cli.record.play.is_some() || launch_play;
+    init_logging(cli.sim_scenario.is_none() && !cli.demo.enabled() && !playing);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(allocator::on_park)
+        .thread_keep_alive(allocator::BLOCKING_KEEP_ALIVE)
         .build()
     {
         Ok(rt) => rt,
@@ -52,7 +121,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = if playing {
+        runtime.block_on(run_play(cli, launch_params))
+    } else {
+        runtime.block_on(run(cli))
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -66,9 +140,17 @@ fn main() -> ExitCode {
 const NODE_NAME: &str = "foxglove_gateway";
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    allocator::spawn_housekeeping();
     if cli.sim_scenario.is_none() && !cli.demo.enabled() {
         #[cfg(feature = "ros2")]
-        return run_ros(config_overrides(cli.port, cli.address)).await;
+        return run_ros({
+            let (port, address, record) = (cli.port, cli.address, cli.record);
+            move |c: &mut Config| {
+                config_overrides(port, address)(c);
+                record.apply(c);
+            }
+        })
+        .await;
         #[cfg(not(feature = "ros2"))]
         return Err(
             "this build has no ROS 2 backend (built with --no-default-features): run with \
@@ -89,6 +171,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         None => Config::default(),
     };
     config_overrides(cli.port, cli.address)(&mut config);
+    cli.record.apply(&mut config);
     let scenario = match &cli.sim_scenario {
         Some(path) => Scenario::load(path)?,
         None => Scenario::default(),
@@ -108,12 +191,75 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     let _nodes = scenario.start(&sim, &schemas)?;
-    let _demo = demo::start(&cli.demo, &sim, &schemas)?;
+    // The simulated robot runs on a runtime and thread of its own, as a robot's nodes run in
+    // processes of their own: the gateway's workers serving a storm of viewers must not delay
+    // its timers (the abuse tier measures a bystander's /odom rate against it).
+    let robot = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let _demo = {
+        let _inside = robot.enter();
+        demo::start(&cli.demo, &sim, &schemas)?
+    };
+    let (stop_robot, robot_stopped) = tokio::sync::oneshot::channel::<()>();
+    let robot_thread = std::thread::Builder::new()
+        .name("demo-robot".into())
+        .spawn(move || {
+            let _ = robot.block_on(robot_stopped);
+        })?;
     announce(&gateway);
     let remote = start_remote(&gateway);
     wait_for_signal().await;
     tracing::info!("shutting down");
     stop_remote(remote).await;
+    gateway.shutdown(Duration::from_secs(2)).await;
+    drop(_demo);
+    let _ = stop_robot.send(());
+    let _ = robot_thread.join();
+    Ok(())
+}
+
+/// Serve a recording (`--play FILE`, or `play:=FILE` through launch): parameters from the params
+/// file or the launch's `--ros-args`, then the command-line flags.
+async fn run_play(
+    cli: Cli,
+    launch_params: std::collections::BTreeMap<String, foxglove_gateway::config::ParamValue>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use foxglove_gateway::hub::HubExtras;
+    use foxglove_gateway::record::player::Player;
+
+    let mut params = launch_params;
+    if let Some(path) = &cli.params_file {
+        params.extend(load_params_file(path, NODE_NAME)?);
+    }
+    let (mut config, warnings) = Config::from_params(&params)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    config_overrides(cli.port, cli.address)(&mut config);
+    cli.record.apply(&mut config);
+    // A recording is not a robot: nothing to publish to, no parameters, no services; and
+    // recording the playback again would only copy the file.
+    config.capabilities.clear();
+    config.blackbox_seconds = 0;
+    config.record = false;
+    let path = PathBuf::from(&config.play);
+    let schemas = Arc::new(SchemaStore::new(Vec::new()));
+    let player = Player::open(&path, &schemas)
+        .map_err(|e| format!("cannot play {}: {e}", path.display()))?;
+    let (playing, skipped) = player.channel_counts();
+    tracing::info!(file = %path.display(), channels = playing, skipped, "playing a recording");
+    let extras = HubExtras {
+        recorder: None,
+        playback: Some(player.hook()),
+    };
+    let gateway = Gateway::start_with(config, schemas, extras, |io, hub| {
+        player.start(io, hub);
+    })
+    .await?;
+    announce(&gateway);
+    wait_for_signal().await;
+    tracing::info!("shutting down");
     gateway.shutdown(Duration::from_secs(2)).await;
     Ok(())
 }
@@ -268,6 +414,9 @@ fn announce(gateway: &Gateway) {
         "ws"
     };
     let _ = writeln!(out, "foxglove_gateway listening on {scheme}://{addr}");
+    if let Some(d) = gateway.data_backend_addr() {
+        let _ = writeln!(out, "foxglove_gateway data backend on http://{d}");
+    }
     let _ = out.flush();
 }
 

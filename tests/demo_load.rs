@@ -13,7 +13,7 @@ use foxglove_gateway::ros::sim::{SimGraph, SimMessage};
 use foxglove_gateway::ros::{channel, now_ns, MessageSink, RosCommand};
 use foxglove_gateway::schema::SchemaStore;
 use parking_lot::Mutex;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 fn schemas() -> Arc<SchemaStore> {
     Arc::new(SchemaStore::new(vec![PathBuf::from(concat!(
@@ -35,11 +35,7 @@ fn load(topic: &str, size: usize, rate: f64, count: u64, topics: usize) -> DemoO
 }
 
 /// Receive `n` messages or fail after `within`.
-async fn take(
-    rx: &mut UnboundedReceiver<SimMessage>,
-    n: usize,
-    within: Duration,
-) -> Vec<SimMessage> {
+async fn take(rx: &mut Receiver<SimMessage>, n: usize, within: Duration) -> Vec<SimMessage> {
     let mut out = Vec::new();
     tokio::time::timeout(within, async {
         while out.len() < n {
@@ -139,7 +135,7 @@ async fn as_fast_as_possible_on_several_topics() {
 struct Sink(Mutex<Vec<(u64, Bytes)>>);
 
 impl MessageSink for Sink {
-    fn message(&self, key: u64, _log_time: u64, payload: Bytes) {
+    fn message(&self, key: u64, _log_time: u64, _publish_time: u64, payload: Bytes) {
         self.0.lock().push((key, payload));
     }
 }
@@ -148,7 +144,7 @@ impl MessageSink for Sink {
 async fn waits_for_the_gateway_to_subscribe() {
     let (sim, schemas) = (SimGraph::new(), schemas());
     let sink = Arc::new(Sink::default());
-    let (handle, io, _events) = channel(sink.clone());
+    let (handle, io, _events) = channel(sink.clone(), Default::default());
     let _backend = sim.start(io);
     let mut opts = load("/load", 64, 0.0, 50, 1);
     opts.load_immediately = false;

@@ -12,7 +12,7 @@ use foxglove_gateway::ros::sim::{SimGraph, SimMessage};
 use foxglove_gateway::ros::Qos;
 use foxglove_gateway::schema::SchemaStore;
 use serde_json::{json, Value};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 fn schemas() -> Arc<SchemaStore> {
     Arc::new(SchemaStore::new(vec![PathBuf::from(concat!(
@@ -27,7 +27,7 @@ fn decode(schemas: &SchemaStore, m: &SimMessage) -> Value {
 }
 
 /// Everything received so far, decoded.
-fn drain(schemas: &SchemaStore, rx: &mut UnboundedReceiver<SimMessage>) -> Vec<Value> {
+fn drain(schemas: &SchemaStore, rx: &mut Receiver<SimMessage>) -> Vec<Value> {
     let mut out = Vec::new();
     while let Ok(m) = rx.try_recv() {
         out.push(decode(schemas, &m));
@@ -35,7 +35,7 @@ fn drain(schemas: &SchemaStore, rx: &mut UnboundedReceiver<SimMessage>) -> Vec<V
     out
 }
 
-fn last_odom(schemas: &SchemaStore, rx: &mut UnboundedReceiver<SimMessage>) -> Value {
+fn last_odom(schemas: &SchemaStore, rx: &mut Receiver<SimMessage>) -> Value {
     drain(schemas, rx).pop().expect("an /odom message")
 }
 
@@ -190,14 +190,14 @@ async fn latched_topics_replay_to_new_gateway_subscriptions() {
     #[derive(Default)]
     struct Sink(Mutex<Vec<(u64, Bytes)>>);
     impl MessageSink for Sink {
-        fn message(&self, key: u64, _log_time: u64, payload: Bytes) {
+        fn message(&self, key: u64, _log_time: u64, _publish_time: u64, payload: Bytes) {
             self.0.lock().push((key, payload));
         }
     }
 
     let (sim, schemas) = (SimGraph::new(), schemas());
     let sink = Arc::new(Sink::default());
-    let (handle, io, mut events) = channel(sink.clone());
+    let (handle, io, mut events) = channel(sink.clone(), Default::default());
     let _backend = sim.start(io);
     let mut statics = sim.subscribe("/tf_static");
     let _demo = demo::start(&demo_on(), &sim, &schemas).unwrap();

@@ -211,6 +211,23 @@ const OUR_ARGS: &[&str] = &[
     "keepalive_timeout_ms",
     "max_incoming_message_size",
     "service_call_timeout_ms",
+    "recordings_dir",
+    "blackbox_seconds",
+    "blackbox_max_bytes",
+    "blackbox_topic_whitelist",
+    "record",
+    "record_max_file_bytes",
+    "record_max_file_seconds",
+    "data_backend",
+    "data_backend_address",
+    "data_backend_port",
+    "play",
+    "max_connections",
+    "handshake_timeout_ms",
+    "max_client_channels",
+    "max_parameter_subscriptions",
+    "client_publish_queue_size",
+    "asset_buffer_limit",
 ];
 
 fn launch() -> Element {

@@ -574,9 +574,11 @@ async fn a_control_queue_overflow_resets_at_once_even_while_a_write_is_stuck() {
     let mut stalled = V::join(&r.room, "stalled", Some("2.3.0")).await;
     let mut other = V::join(&r.room, "other", Some("2.3.0")).await;
     other.expect_op("advertise").await;
-    // each bad request queues an error status the stalled viewer never reads
-    for _ in 0..20 {
-        stalled.send_json(json!({"op": "frobnicate"}));
+    // each request queues an answer the stalled viewer never reads (refusals would not do:
+    // they are summarised rather than allowed to overflow the queue)
+    for i in 0..20 {
+        stalled
+            .send_json(json!({"op": "getParameters", "parameterNames": [], "id": i.to_string()}));
     }
     let mut fresh = tokio::time::timeout(TIMEOUT, stalled.viewer.next_stream())
         .await

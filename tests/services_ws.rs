@@ -252,7 +252,13 @@ async fn at_most_32_calls_in_flight_per_viewer() {
         v.call(id, call, "cdr", &[0, 1, 0, 0, 0]).await;
     }
     let f = v.expect_reply(32).await.expect_err("a failure");
-    assert_eq!(f["message"], "Too many requests");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Too many requests"),
+        "{f}"
+    );
     // Another viewer is not affected.
     let mut other = Viewer::connect(&server).await;
     let (id2, _) = service_id(&mut other, "/hang").await;

@@ -151,19 +151,6 @@ async fn every_kind_of_bad_input_gets_a_status_and_nothing_breaks() {
         2,
     )
     .await;
-    // Oversize, both kinds of frame (limit 4096 here).
-    refused(
-        &mut c,
-        Binary(vec![1u8; 5000]),
-        "exceeds the limit of 4096 bytes",
-        2,
-    )
-    .await;
-    let big = format!(
-        r#"{{"op":"subscribe","subscriptions":[],"pad":"{}"}}"#,
-        "x".repeat(5000)
-    );
-    refused(&mut c, Text(&big), "exceeds the limit of 4096 bytes", 2).await;
     // A schema we cannot resolve, and an encoding we do not speak.
     c.advertise(5, "/x", "cdr", "no_such_msgs/msg/Thing").await;
     let st = c
@@ -230,6 +217,96 @@ async fn every_kind_of_bad_input_gets_a_status_and_nothing_breaks() {
     }
     assert!(n >= 10, "bystander got only {n} messages in 300 ms");
     ticker.abort();
+}
+
+/// Over `max_incoming_message_size` (4096 here), whole or fragmented, text or binary: closed
+/// with 1009 and a reason naming the limit, while reading (the rest is never buffered).
+#[tokio::test]
+async fn an_oversize_message_closes_with_1009_naming_the_limit() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let s = start(|c| c.max_incoming_message_size = 4096).await;
+    // Exactly the limit is fine.
+    let mut ok = s.client().await;
+    ok.send_binary(vec![0x7f; 4096]).await;
+    ok.expect_status("unknown binary opcode").await;
+
+    let big_text = format!(
+        r#"{{"op":"subscribe","subscriptions":[],"pad":"{}"}}"#,
+        "x".repeat(5000)
+    );
+    let fragmented = vec![
+        Message::Frame(WsFrame::message(
+            vec![1u8; 3000],
+            OpCode::Data(Data::Binary),
+            false,
+        )),
+        Message::Frame(WsFrame::message(
+            vec![1u8; 3000],
+            OpCode::Data(Data::Continue),
+            true,
+        )),
+    ];
+    let cases: Vec<(&str, Vec<Message>)> = vec![
+        ("binary", vec![Message::Binary(vec![1u8; 5000].into())]),
+        ("text", vec![Message::text(big_text)]),
+        ("fragmented", fragmented),
+    ];
+    for (what, frames) in cases {
+        let mut c = s.client().await;
+        for f in frames {
+            // The server may close before the last fragment is written.
+            let _ = c.ws.send(f).await;
+        }
+        let (code, reason) = c.expect_close().await.expect("a Close frame");
+        assert_eq!(code, 1009, "{what}: {reason}");
+        assert!(
+            reason.contains("max_incoming_message_size"),
+            "{what}: {reason}"
+        );
+        assert!(reason.contains("4096"), "{what}: {reason}");
+        let statuses = c.pending_statuses();
+        assert!(
+            statuses
+                .iter()
+                .any(|st| st["message"].as_str().unwrap().contains("over the limit")),
+            "{what}: {statuses:?}"
+        );
+    }
+    // The others are unaffected.
+    ok.send_binary(vec![0x7f; 10]).await;
+    ok.expect_status("unknown binary opcode").await;
+}
+
+/// Protocol violations close with 1002 and say which rule was broken.
+#[tokio::test]
+async fn a_protocol_violation_closes_with_1002_saying_why() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start(|_| {}).await;
+    let mut tcp = tokio::net::TcpStream::connect(s.gateway.local_addr())
+        .await
+        .unwrap();
+    tcp.write_all(UPGRADE_REQUEST.as_bytes()).await.unwrap();
+    // An unmasked text frame: clients must mask (RFC 6455 §5.1).
+    tcp.write_all(&[0x81, 0x02, b'{', b'}']).await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(TIMEOUT, tcp.read_to_end(&mut got)).await;
+    // Find the Close frame the server sent: opcode 0x88, then length, then the code.
+    let at = got
+        .windows(2)
+        .rposition(|w| w[0] == 0x88 && (w[1] as usize) >= 2)
+        .expect("a Close frame");
+    let len = got[at + 1] as usize;
+    let code = u16::from_be_bytes([got[at + 2], got[at + 3]]);
+    let reason = String::from_utf8_lossy(&got[at + 4..at + 2 + len]).to_string();
+    assert_eq!(code, 1002, "{reason}");
+    assert!(
+        reason.contains("protocol error") && reason.contains("mask"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]

@@ -384,7 +384,7 @@ async fn type_unsupported_by_the_backend_is_reported_to_the_viewer() {
 }
 
 async fn recv(
-    sub: &mut tokio::sync::mpsc::UnboundedReceiver<foxglove_gateway::ros::sim::SimMessage>,
+    sub: &mut tokio::sync::mpsc::Receiver<foxglove_gateway::ros::sim::SimMessage>,
 ) -> Vec<u8> {
     let m = tokio::time::timeout(TIMEOUT, sub.recv())
         .await

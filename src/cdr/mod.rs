@@ -28,6 +28,7 @@ mod tests;
 mod writer;
 
 pub use decode::cdr_to_json;
+#[cfg(feature = "ros2")]
 pub(crate) use decode::float_to_json;
 pub use encode::{json_to_cdr, json_to_cdr_into};
 pub use error::{CdrError, FieldPath, MAX_DEPTH};

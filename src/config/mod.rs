@@ -11,7 +11,7 @@ mod args;
 mod file;
 mod params;
 
-pub use args::strip_ros_args;
+pub use args::{ros_args_params, strip_ros_args};
 pub use file::load_params_file;
 pub use params::ParamValue;
 
@@ -121,8 +121,21 @@ pub const DEFAULT_SYSINFO_TOPIC: &str = "/foxglove_bridge/sysinfo";
 /// foxglove_bridge's default `video_transcode_topic_denylist`: depth images stay raw.
 pub const DEFAULT_VIDEO_TRANSCODE_TOPIC_DENYLIST: &str = ".*/compressedDepth";
 
+/// Default `max_connections`: far more viewers than a robot ever has, few enough that their
+/// bounded queues fit beside the robot's software.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100;
+
 /// Where the Foxglove API lives unless `foxglove_api_url` / `FOXGLOVE_API_URL` says otherwise.
 pub const DEFAULT_FOXGLOVE_API_URL: &str = "https://api.foxglove.dev";
+
+/// Default `blackbox_max_bytes`: 256 MiB of payload.
+pub const DEFAULT_BLACKBOX_MAX_BYTES: usize = 256 * 1024 * 1024;
+/// Default `record_max_file_bytes`: 1 GiB of payload per file.
+pub const DEFAULT_RECORD_MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+/// Default `record_max_file_seconds`: 10 minutes per file.
+pub const DEFAULT_RECORD_MAX_FILE_SECONDS: u64 = 600;
+/// Default `data_backend_port`.
+pub const DEFAULT_DATA_BACKEND_PORT: u16 = 8766;
 
 /// The gateway's configuration. Build it with [`Config::default`] and the loaders; every field is
 /// already validated.
@@ -180,6 +193,23 @@ pub struct Config {
     pub max_incoming_message_size: usize,
     /// `service_call_timeout_ms` (ours): a service call not answered by then fails.
     pub service_call_timeout: Duration,
+    /// `max_connections` (ours): WebSocket connections held at once, handshakes included. A
+    /// connection over it is answered HTTP 503 naming the limit and closed at once.
+    pub max_connections: usize,
+    /// `handshake_timeout_ms` (ours): time a new connection has to complete the TLS handshake
+    /// (with `tls`) and the HTTP upgrade together; a slower one is dropped (HTTP 408 if possible).
+    pub handshake_timeout: Duration,
+    /// `max_client_channels` (ours): client channels one viewer may have advertised at once.
+    pub max_client_channels: usize,
+    /// `max_parameter_subscriptions` (ours): parameter names one viewer may subscribe to.
+    pub max_parameter_subscriptions: usize,
+    /// `client_publish_queue_size` (ours): messages of one client channel waiting for ROS behind
+    /// the one being published; over it the oldest is dropped (counted and reported).
+    pub client_publish_queue_size: usize,
+    /// `asset_buffer_limit` (ours): bytes of asset responses held at once (read and not yet
+    /// written), all viewers together; one viewer may hold a quarter of it (or one larger asset
+    /// alone). Requests over it wait.
+    pub asset_buffer_limit: usize,
     /// `remote_access`: start the remote-access gateway.
     pub remote_access: bool,
     /// `device_token` (or `FOXGLOVE_DEVICE_TOKEN`). Never logged.
@@ -212,6 +242,33 @@ pub struct Config {
     pub point_cloud_compression_topic_denylist: Patterns,
     /// `point_cloud_compression_quantization_bits` (remote access), 1..=30.
     pub point_cloud_compression_quantization_bits: u32,
+    // --- Recordings (src/record/) ---
+    /// `recordings_dir`: where recordings are written and served from; empty means
+    /// `$ROS_HOME/foxglove_gateway/recordings` (`~/.ros/...`).
+    pub recordings_dir: String,
+    /// `blackbox_seconds`: keep the last N seconds of recorded topics in memory, saved on demand
+    /// (service `/foxglove_gateway/save_blackbox`); 0 = off (the default).
+    pub blackbox_seconds: u64,
+    /// `blackbox_max_bytes`: the black box never holds more than this (payload plus a small
+    /// per-message overhead).
+    pub blackbox_max_bytes: usize,
+    /// `blackbox_topic_whitelist`: topics recorded (black box and `record`).
+    pub blackbox_topic_whitelist: Patterns,
+    /// `record`: record the same topics continuously to rotating files.
+    pub record: bool,
+    /// `record_max_file_bytes`: start a new file after this many payload bytes (0 = no limit).
+    pub record_max_file_bytes: u64,
+    /// `record_max_file_seconds`: start a new file after this much log time (0 = no limit).
+    pub record_max_file_seconds: u64,
+    /// `data_backend`: serve `recordings_dir` to Foxglove's remote data loader over HTTP.
+    pub data_backend: bool,
+    /// `data_backend_address`: where the data backend listens (default loopback: the
+    /// recordings are served without authentication).
+    pub data_backend_address: String,
+    /// `data_backend_port`: its port; 0 picks a free one.
+    pub data_backend_port: u16,
+    /// `play`: serve this MCAP recording instead of the live graph (no ROS needed); empty = live.
+    pub play: String,
 }
 
 /// A string that never shows itself in `Debug` or `Display`.
@@ -267,6 +324,12 @@ impl Default for Config {
             keepalive_timeout: Duration::from_secs(20),
             max_incoming_message_size: 16 * 1024 * 1024,
             service_call_timeout: Duration::from_secs(5),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            handshake_timeout: Duration::from_secs(10),
+            max_client_channels: 64,
+            max_parameter_subscriptions: 10_000,
+            client_publish_queue_size: 10,
+            asset_buffer_limit: 64 << 20,
             remote_access: false,
             device_token: None,
             foxglove_api_url: DEFAULT_FOXGLOVE_API_URL.into(),
@@ -286,6 +349,17 @@ impl Default for Config {
             .expect("static pattern"),
             point_cloud_compression_topic_denylist: Patterns::none(),
             point_cloud_compression_quantization_bits: 12,
+            recordings_dir: String::new(),
+            blackbox_seconds: 0,
+            blackbox_max_bytes: DEFAULT_BLACKBOX_MAX_BYTES,
+            blackbox_topic_whitelist: Patterns::all(),
+            record: false,
+            record_max_file_bytes: DEFAULT_RECORD_MAX_FILE_BYTES,
+            record_max_file_seconds: DEFAULT_RECORD_MAX_FILE_SECONDS,
+            data_backend: false,
+            data_backend_address: "127.0.0.1".into(),
+            data_backend_port: DEFAULT_DATA_BACKEND_PORT,
+            play: String::new(),
         }
     }
 }

@@ -128,6 +128,12 @@ pub(crate) const KNOWN_PARAMS: &[&str] = &[
     "keepalive_timeout_ms",
     "max_incoming_message_size",
     "service_call_timeout_ms",
+    "max_connections",
+    "handshake_timeout_ms",
+    "max_client_channels",
+    "max_parameter_subscriptions",
+    "client_publish_queue_size",
+    "asset_buffer_limit",
 ];
 
 fn bad(param: &str, reason: impl Into<String>) -> ConfigError {
@@ -270,7 +276,10 @@ impl Config {
         let mut warnings = Vec::new();
 
         for name in params.keys() {
-            if !KNOWN_PARAMS.contains(&name.as_str()) && !is_ros_owned(name) {
+            if !KNOWN_PARAMS.contains(&name.as_str())
+                && !record::NAMES.contains(&name.as_str())
+                && !is_ros_owned(name)
+            {
                 warnings.push(format!("unknown parameter {name:?} ignored"));
             }
         }
@@ -457,6 +466,27 @@ impl Config {
         if let Some(v) = r.int("service_call_timeout_ms", 1, i64::MAX)? {
             c.service_call_timeout = ms("service_call_timeout_ms", v)?;
         }
+        record::read(&r, &mut c)?;
+        // Resource bounds (README "Limits"). Each is at least 1 so a typo cannot lock everyone
+        // out; the upper ends only keep the arithmetic on them safe.
+        if let Some(v) = r.int("max_connections", 1, 1 << 20)? {
+            c.max_connections = to_usize("max_connections", v)?;
+        }
+        if let Some(v) = r.int("handshake_timeout_ms", 100, i64::MAX)? {
+            c.handshake_timeout = ms("handshake_timeout_ms", v)?;
+        }
+        if let Some(v) = r.int("max_client_channels", 1, 1 << 20)? {
+            c.max_client_channels = to_usize("max_client_channels", v)?;
+        }
+        if let Some(v) = r.int("max_parameter_subscriptions", 1, 1 << 30)? {
+            c.max_parameter_subscriptions = to_usize("max_parameter_subscriptions", v)?;
+        }
+        if let Some(v) = r.int("client_publish_queue_size", 1, 1 << 20)? {
+            c.client_publish_queue_size = to_usize("client_publish_queue_size", v)?;
+        }
+        if let Some(v) = r.int("asset_buffer_limit", 1 << 20, i64::from(u32::MAX))? {
+            c.asset_buffer_limit = to_usize("asset_buffer_limit", v)?;
+        }
 
         Ok((c, warnings))
     }
@@ -575,6 +605,22 @@ impl Config {
             "service_call_timeout_ms",
             ParamValue::Integer(millis(self.service_call_timeout)),
         );
+        put("max_connections", int_of(self.max_connections));
+        put(
+            "handshake_timeout_ms",
+            ParamValue::Integer(millis(self.handshake_timeout)),
+        );
+        put("max_client_channels", int_of(self.max_client_channels));
+        put(
+            "max_parameter_subscriptions",
+            int_of(self.max_parameter_subscriptions),
+        );
+        put(
+            "client_publish_queue_size",
+            int_of(self.client_publish_queue_size),
+        );
+        put("asset_buffer_limit", int_of(self.asset_buffer_limit));
+        record::put(self, &mut m);
         m
     }
 }
@@ -585,5 +631,6 @@ fn is_ros_owned(name: &str) -> bool {
     name.starts_with("qos_overrides.") || name == "start_type_description_service"
 }
 
+mod record;
 #[cfg(test)]
 mod tests;

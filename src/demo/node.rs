@@ -148,7 +148,7 @@ pub fn start(sim: &SimGraph, schemas: &SchemaStore) -> Result<Vec<JoinHandle<()>
 /// The base controller: integrate the last `/cmd_vel` at [`ODOM_HZ`], publish `/odom` and `/tf`
 /// every tick and `/scan` every `ODOM_HZ / SCAN_HZ` ticks, all from the same state.
 async fn base_loop(
-    mut cmd_vel: tokio::sync::mpsc::UnboundedReceiver<crate::ros::sim::SimMessage>,
+    mut cmd_vel: tokio::sync::mpsc::Receiver<crate::ros::sim::SimMessage>,
     commands: CommandDecoder,
     odom: Encoder,
     tf: Encoder,

@@ -192,12 +192,16 @@ impl Hub {
         if !self.offers("connectionGraph") {
             return Err(ClientError::Unsupported("connectionGraph"));
         }
-        self.conngraph.lock().subscribers.remove(&client);
+        let mut g = self.conngraph.lock();
+        g.subscribers.remove(&client);
+        super::shrink_table(&mut g.subscribers);
         Ok(())
     }
 
     pub(super) fn conngraph_disconnect(&self, client: ClientId) {
-        self.conngraph.lock().subscribers.remove(&client);
+        let mut g = self.conngraph.lock();
+        g.subscribers.remove(&client);
+        super::shrink_table(&mut g.subscribers);
     }
 }
 

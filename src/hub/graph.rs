@@ -10,6 +10,10 @@ use crate::schema::ResolvedSchema;
 
 type Key = (String, String);
 
+/// Ids of channels that went away, remembered so that a topic coming back keeps its id; the
+/// oldest are forgotten beyond this many.
+pub(super) const RETIRED_IDS_KEPT: usize = 1024;
+
 impl Hub {
     /// Bring the channels in line with a graph snapshot: advertise new (topic, type) pairs that
     /// pass `topic_whitelist` and have a definition, unadvertise vanished ones.
@@ -103,6 +107,9 @@ impl Hub {
             tracing::info!(channels = ?removed, "unadvertised");
             self.broadcast(&state, Control::Unadvertise(removed));
         }
+        for info in &added {
+            self.record_channel(&mut state, info);
+        }
         if !added.is_empty() {
             tracing::info!(count = added.len(), "advertised channels");
             self.broadcast(&state, Control::Advertise(added));
@@ -122,6 +129,14 @@ impl Hub {
     /// its ROS subscription is released.
     fn remove_channel(&self, state: &mut State, key: &Key, id: u64) {
         state.by_key.remove(key);
+        state.retired.push_back(key.clone());
+        while state.retired.len() > RETIRED_IDS_KEPT {
+            if let Some(old) = state.retired.pop_front() {
+                if !state.by_key.contains_key(&old) && !state.retired.contains(&old) {
+                    state.known_ids.remove(&old);
+                }
+            }
+        }
         state.channels.remove(&id);
         state.latch_depth.remove(&id);
         if let Some(subs) = state.subs.remove(&id) {
@@ -134,6 +149,7 @@ impl Hub {
             }
             self.ros.send(RosCommand::Unsubscribe { key: id });
         }
+        self.channel_unrecorded(id);
         self.update_route(state, id, None);
     }
 }
@@ -238,5 +254,45 @@ mod tests {
         let mut t = topic(&[(TransientLocal, 1)]);
         t.publishers[0].qos.reliability = Reliability::BestEffort;
         assert!(!reliable_latched(&t));
+    }
+
+    #[test]
+    fn ids_of_channels_that_went_away_are_forgotten_beyond_a_bound() {
+        let schemas = std::sync::Arc::new(crate::schema::SchemaStore::new(vec![
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/interfaces")),
+        ]));
+        let (hub, _io, _events) = Hub::new(
+            std::sync::Arc::new(crate::config::Config::default()),
+            schemas,
+        );
+        let graph = |names: std::ops::Range<usize>| GraphSnapshot {
+            topics: names
+                .map(|i| TopicInfo {
+                    name: format!("/viewer_topic_{i}"),
+                    type_name: "std_msgs/msg/String".into(),
+                    publishers: Vec::new(),
+                })
+                .collect(),
+            ..GraphSnapshot::default()
+        };
+        // A topic that comes back keeps its id.
+        hub.apply_graph(&graph(0..1));
+        let first = hub.channels()[0].id;
+        hub.apply_graph(&graph(0..0));
+        hub.apply_graph(&graph(0..1));
+        assert_eq!(hub.channels()[0].id, first);
+        // Thousands of topics come and go (viewers' client channels can do that): the table of
+        // ids stays bounded.
+        for round in 0..3 {
+            hub.apply_graph(&graph(round * 1000..(round + 1) * 1000));
+        }
+        hub.apply_graph(&graph(0..0));
+        let state = hub.state.lock();
+        assert!(
+            state.known_ids.len() <= RETIRED_IDS_KEPT,
+            "{}",
+            state.known_ids.len()
+        );
+        assert!(state.retired.len() <= RETIRED_IDS_KEPT);
     }
 }

@@ -28,12 +28,15 @@ mod graph;
 pub mod outbox;
 pub mod params;
 mod publish;
+pub mod recording;
 pub mod router;
 pub mod services;
 pub mod session;
 
 pub use outbox::{CloseReason, Control, DataItem, Limits, Outbox, Outgoing};
+pub use recording::{HubExtras, PlaybackHook};
 use router::Router;
+pub use services::{InternalHandler, Responder};
 
 /// A viewer, as the hub knows it.
 pub type ClientId = u64;
@@ -142,9 +145,51 @@ pub enum ClientError {
     /// Playback control on a live robot.
     #[error("Playback control is not supported: this is a live robot")]
     PlaybackUnsupported,
-    /// More parameter requests waiting than a viewer may have.
-    #[error("Too many concurrent parameter requests")]
+    /// More playback requests waiting than the player takes.
+    #[error("Too many playback requests; wait for the Playback State replies")]
+    PlaybackBusy,
+    /// More parameter requests waiting (or answered and not yet read) than a viewer may have.
+    #[error(
+        "Too many concurrent parameter requests (at most {} per viewer, counting answers not \
+         yet read)",
+        params::MAX_REQUESTS_PER_VIEWER
+    )]
     TooManyParameterRequests,
+    /// More client channels than `max_client_channels`.
+    #[error(
+        "Cannot advertise client channel {id} on {topic}: this viewer already has {limit} \
+         (max_client_channels)"
+    )]
+    TooManyClientChannels {
+        /// The channel refused.
+        id: u32,
+        /// Its topic.
+        topic: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// Parameter names over `max_parameter_subscriptions`.
+    #[error(
+        "{refused} parameter name(s) refused: a viewer may subscribe to (or ask for) at most \
+         {limit} (max_parameter_subscriptions)"
+    )]
+    TooManyParameterSubscriptions {
+        /// Names refused in this request.
+        refused: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A parameter name too long to be real.
+    #[error("{count} parameter name(s) longer than {limit} bytes refused")]
+    ParameterNameTooLong {
+        /// Names refused in this request.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// More refusals for one message than are worth a status each.
+    #[error("{0} more part(s) of this request refused (not listed one by one)")]
+    MoreRefused(usize),
     /// A parameter in `setParameters` that cannot be set.
     #[error("Cannot set parameter {name}: {reason}")]
     BadParameter {
@@ -184,6 +229,15 @@ struct ClientState {
 struct ChannelSubs {
     /// (client, wire id) of every subscriber.
     subscribers: BTreeMap<ClientId, u64>,
+    /// The recorder holds this channel too (it counts as one more subscriber).
+    recorded: bool,
+}
+
+impl ChannelSubs {
+    /// True while anyone (viewer or recorder) needs the ROS subscription.
+    fn in_use(&self) -> bool {
+        !self.subscribers.is_empty() || self.recorded
+    }
 }
 
 #[derive(Default)]
@@ -191,7 +245,11 @@ struct State {
     channels: BTreeMap<u64, Arc<ChannelInfo>>,
     by_key: HashMap<(String, String), u64>,
     /// Ids once given, kept so a topic that comes back with the same schema gets its old id.
+    /// Those of channels that went away are forgotten oldest first beyond
+    /// [`graph::RETIRED_IDS_KEPT`] (viewers can create topics: the table must not grow).
     known_ids: HashMap<(String, String), (u64, String)>,
+    /// Channels removed, oldest first, for forgetting their ids.
+    retired: std::collections::VecDeque<(String, String)>,
     next_channel_id: u64,
     /// Transient-local replay depth per channel (0 = not latched), from the graph.
     latch_depth: HashMap<u64, usize>,
@@ -221,6 +279,13 @@ pub struct Hub {
     services: Mutex<services::Services>,
     params: Mutex<params::Params>,
     conngraph: Mutex<conngraph::ConnGraphState>,
+    /// Recording and playback (None/empty when off).
+    extras: HubExtras,
+    /// The event channel into [`Hub::run_events`], for answers produced inside the hub
+    /// (internal services).
+    self_events: mpsc::UnboundedSender<RosEvent>,
+    /// When viewers were last told about dropped publications.
+    publish_report: Mutex<Option<std::time::Instant>>,
 }
 
 impl Hub {
@@ -230,9 +295,27 @@ impl Hub {
         config: Arc<Config>,
         schemas: Arc<SchemaStore>,
     ) -> (Arc<Hub>, BackendIo, mpsc::UnboundedReceiver<RosEvent>) {
+        Self::with_extras(config, schemas, HubExtras::default())
+    }
+
+    /// [`Hub::new`] with recording and/or playback.
+    pub fn with_extras(
+        config: Arc<Config>,
+        schemas: Arc<SchemaStore>,
+        extras: HubExtras,
+    ) -> (Arc<Hub>, BackendIo, mpsc::UnboundedReceiver<RosEvent>) {
         let router = Arc::new(Router::default());
-        let (ros, io, events) = ros::channel(router.clone());
-        let server_info = build_server_info(&config);
+        let (ros, io, events) = ros::channel(
+            router.clone(),
+            ros::PublishLimits {
+                depth: config.client_publish_queue_size,
+                bytes: config.send_buffer_limit,
+            },
+        );
+        let mut server_info = build_server_info(&config);
+        extras.amend_server_info(&mut server_info);
+        let self_events = io.events.clone();
+        let assets = assets::Assets::new(config.asset_buffer_limit);
         let hub = Arc::new(Hub {
             config,
             schemas,
@@ -245,11 +328,15 @@ impl Hub {
                 ..State::default()
             }),
             server_info,
-            assets: assets::Assets::default(),
+            assets,
             services: Mutex::default(),
             params: Mutex::default(),
             conngraph: Mutex::default(),
+            extras,
+            self_events,
+            publish_report: Mutex::new(None),
         });
+        hub.start_recording();
         (hub, io, events)
     }
 
@@ -287,10 +374,12 @@ impl Hub {
         }
     }
 
-    /// Fail service calls and parameter requests whose deadline has passed.
+    /// Fail service calls and parameter requests whose deadline has passed, and tell viewers
+    /// about publications ROS did not take in time.
     pub fn expire(&self, now: std::time::Instant) {
         self.expire_calls(now);
         self.expire_parameter_requests(now);
+        self.report_publish_drops(now);
     }
 
     /// A viewer's outbox.
@@ -346,6 +435,11 @@ impl Hub {
                 );
             }
             RosEvent::PublisherFailed { key, reason } => self.publisher_failed(key, &reason),
+            RosEvent::ServiceRequest {
+                request,
+                service,
+                body,
+            } => self.peer_service_request(request, &service, body),
             RosEvent::Time(ns) => {
                 let frame = crate::protocol::binary::time(ns);
                 let mut state = self.state.lock();
@@ -424,6 +518,7 @@ impl Hub {
         let Some(c) = state.clients.remove(&client) else {
             return;
         };
+        shrink_table(&mut state.clients);
         c.outbox
             .close(CloseReason::Requested("disconnected".into()));
         for (&channel, _) in c.sub_by_channel.iter() {
@@ -437,6 +532,7 @@ impl Hub {
         self.services_disconnect(client);
         self.params_disconnect(client);
         self.conngraph_disconnect(client);
+        self.assets_disconnect(client);
     }
 
     /// Subscribe `client` to `channel`, calling the subscription `wire_id`.
@@ -466,7 +562,7 @@ impl Hub {
         c.sub_by_channel.insert(channel, wire_id);
         let outbox = c.outbox.clone();
         let subs = state.subs.entry(channel).or_default();
-        let first = subs.subscribers.is_empty();
+        let first = !subs.in_use();
         subs.subscribers.insert(client, wire_id);
         // Route first: the backend may deliver (e.g. transient-local history) as soon as it has
         // the command.
@@ -560,7 +656,7 @@ impl Hub {
             return;
         };
         subs.subscribers.remove(&client);
-        if subs.subscribers.is_empty() {
+        if !subs.in_use() {
             state.subs.remove(&channel);
             self.ros.send(RosCommand::Unsubscribe { key: channel });
         }
@@ -571,7 +667,7 @@ impl Hub {
     fn update_route(&self, state: &State, channel: u64, replay_to: Option<(&Arc<Outbox>, u64)>) {
         let Some(info) = state.channels.get(&channel) else {
             self.router
-                .set_route(channel, "".into(), Vec::new(), 0, None);
+                .set_route(channel, "".into(), Vec::new(), 0, None, None);
             return;
         };
         let subscribers: Vec<(Arc<Outbox>, u64)> = state
@@ -587,8 +683,15 @@ impl Hub {
             })
             .unwrap_or_default();
         let depth = state.latch_depth.get(&channel).copied().unwrap_or(0);
-        self.router
-            .set_route(channel, info.topic.clone(), subscribers, depth, replay_to);
+        let tap = self.tap_for(state, info);
+        self.router.set_route(
+            channel,
+            info.topic.clone(),
+            subscribers,
+            depth,
+            replay_to,
+            tap,
+        );
     }
 
     fn broadcast(&self, state: &State, msg: Control) {
@@ -597,6 +700,17 @@ impl Hub {
                 tracing::warn!(client = id, reason = %e, "viewer control queue overflow");
             }
         }
+    }
+}
+
+/// Give back a table's room once most of it is unused: tables sized for a crowd of viewers
+/// (or an attack) shrink after they leave. Rehashing is amortised over the removals.
+pub(crate) fn shrink_table<K, V>(map: &mut HashMap<K, V>)
+where
+    K: std::hash::Hash + Eq,
+{
+    if map.capacity() > 64 && map.len() < map.capacity() / 4 {
+        map.shrink_to_fit();
     }
 }
 
@@ -656,6 +770,8 @@ fn build_server_info(config: &Config) -> ServerInfo {
         name: "foxglove_gateway".into(),
         capabilities,
         supported_encodings: vec!["cdr".into(), "json".into()],
+        data_start_time: None,
+        data_end_time: None,
         metadata: [
             ("ROS_DISTRO".to_string(), distro),
             (

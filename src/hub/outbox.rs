@@ -4,6 +4,13 @@
 //!   If it overflows the viewer cannot keep up with even the low-rate traffic, so the outbox
 //!   closes with [`CloseReason::ControlOverflow`] and the transport disconnects it after trying to
 //!   say why.
+//! - **Refusals** (statuses and failure answers to requests that were refused) share the control
+//!   queue but never overflow it: at most [`REFUSALS_QUEUED`] wait at once, and the rest are
+//!   counted and summarised ([`Outbox::take_refusal_report`]). A viewer that floods requests and
+//!   reads slowly is told how many were refused; it is never disconnected for being refused.
+//! - **Replies** to parameter requests and service calls are counted by kind while queued
+//!   ([`Outbox::queued_control`]), so the per-viewer request limits count answers the viewer has
+//!   not read yet: asking without reading cannot pile up answers.
 //! - **Data** (message payloads): one FIFO per channel, served round-robin so a 1 MB point cloud
 //!   cannot starve a 100-byte state topic. Bounded by count (`message_backlog_size`) and by bytes
 //!   (`send_buffer_limit`). Over either bound the oldest message of the channel holding the most
@@ -49,6 +56,15 @@ pub enum Control {
     Text(String),
     /// A binary message that is the same in every dialect.
     Binary(Bytes),
+    /// A binary message in two parts, sent without joining them: `head` then `body` (an asset
+    /// response: its header, then the file as read). The WebSocket writer sends it as
+    /// fragments, so the body is never copied into one more buffer of its size.
+    Parts {
+        /// The first bytes.
+        head: Bytes,
+        /// The rest.
+        body: Bytes,
+    },
 }
 
 /// One message for a viewer.
@@ -73,6 +89,30 @@ pub enum Outgoing {
     Data(DataItem),
 }
 
+/// What a control message is, for the bounds that apply to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlKind {
+    /// Advertisements, graph updates, the server's own statuses: an overflow disconnects.
+    Ordinary,
+    /// The answer to a refused request: never overflows, summarised when too many wait.
+    Refusal,
+    /// A reply to a parameter request.
+    ParameterReply,
+    /// A reply to a service call.
+    ServiceReply,
+}
+
+impl ControlKind {
+    const COUNT: usize = 4;
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Refusals waiting in one outbox at most; the rest are counted and summarised.
+pub const REFUSALS_QUEUED: usize = 32;
+
 /// Why an outbox closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseReason {
@@ -83,6 +123,14 @@ pub enum CloseReason {
     },
     /// The transport or hub asked for it (shutdown, disconnect).
     Requested(String),
+    /// The viewer broke a rule of the transport; it is closed with this WebSocket close code
+    /// (1002 protocol error, 1007 invalid data, 1008 policy, 1009 too big) and reason.
+    Refused {
+        /// The close code.
+        code: u16,
+        /// What the viewer did, naming the limit or rule.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for CloseReason {
@@ -94,6 +142,7 @@ impl std::fmt::Display for CloseReason {
                  disconnecting (raise message_backlog_size if this viewer is just slow)"
             ),
             CloseReason::Requested(why) => f.write_str(why),
+            CloseReason::Refused { reason, .. } => f.write_str(reason),
         }
     }
 }
@@ -126,7 +175,12 @@ struct ChanQueue {
 
 #[derive(Default)]
 struct Inner {
-    control: VecDeque<Control>,
+    control: VecDeque<(Control, ControlKind)>,
+    /// Control messages queued, by kind.
+    kinds: [usize; ControlKind::COUNT],
+    /// Refusals not queued since the last report, and the last one's text.
+    refusals_suppressed: u64,
+    last_suppressed: String,
     channels: HashMap<u64, ChanQueue>,
     /// Channels with queued data, in service order.
     ready: VecDeque<u64>,
@@ -163,6 +217,80 @@ impl Outbox {
 
     /// Queue a control message. Fails (and closes the outbox) if the control queue is full.
     pub fn push_control(&self, msg: Control) -> Result<(), CloseReason> {
+        self.push_kind(msg, ControlKind::Ordinary)
+    }
+
+    /// Queue a reply of `kind` (counted while queued, see [`Outbox::queued_control`]). Fails
+    /// (and closes the outbox) if the control queue is full.
+    pub fn push_reply(&self, msg: Control, kind: ControlKind) -> Result<(), CloseReason> {
+        self.push_kind(msg, kind)
+    }
+
+    /// Queue the answer to a refused request. Never fails and never closes the outbox: when
+    /// [`REFUSALS_QUEUED`] already wait (or the control queue is full) it is only counted, with
+    /// `reason` kept for the summary ([`Outbox::take_refusal_report`]).
+    pub fn push_refusal(&self, msg: Control, reason: &str) {
+        let mut inner = self.inner.lock();
+        if !self.refusal_room(&mut inner, reason) {
+            return;
+        }
+        inner.kinds[ControlKind::Refusal.index()] += 1;
+        inner.control.push_back((msg, ControlKind::Refusal));
+        drop(inner);
+        self.notify.notify_one();
+    }
+
+    /// [`Outbox::push_refusal`] of a status whose text is also the summary's example.
+    pub fn push_refusal_status(&self, level: StatusLevel, message: String) {
+        let mut inner = self.inner.lock();
+        if !self.refusal_room(&mut inner, &message) {
+            return;
+        }
+        inner.kinds[ControlKind::Refusal.index()] += 1;
+        let status = Control::Status {
+            level,
+            message,
+            id: None,
+        };
+        inner.control.push_back((status, ControlKind::Refusal));
+        drop(inner);
+        self.notify.notify_one();
+    }
+
+    /// True if a refusal may be queued; else it is counted (with `reason`) and false returned.
+    fn refusal_room(&self, inner: &mut Inner, reason: &str) -> bool {
+        if inner.closed.is_some() {
+            return false;
+        }
+        if inner.kinds[ControlKind::Refusal.index()] < REFUSALS_QUEUED
+            && inner.control.len() < self.limits.control_messages
+        {
+            return true;
+        }
+        inner.refusals_suppressed += 1;
+        if inner.last_suppressed != reason {
+            inner.last_suppressed.clear();
+            inner.last_suppressed.push_str(reason);
+        }
+        false
+    }
+
+    /// Control messages of `kind` queued now.
+    pub fn queued_control(&self, kind: ControlKind) -> usize {
+        self.inner.lock().kinds[kind.index()]
+    }
+
+    /// Refusals counted but not queued since the last call, and the last one's text.
+    pub fn take_refusal_report(&self) -> Option<(u64, String)> {
+        let mut inner = self.inner.lock();
+        if inner.refusals_suppressed == 0 {
+            return None;
+        }
+        let n = std::mem::take(&mut inner.refusals_suppressed);
+        Some((n, std::mem::take(&mut inner.last_suppressed)))
+    }
+
+    fn push_kind(&self, msg: Control, kind: ControlKind) -> Result<(), CloseReason> {
         let mut inner = self.inner.lock();
         if let Some(reason) = &inner.closed {
             return Err(reason.clone());
@@ -176,7 +304,8 @@ impl Outbox {
             self.notify.notify_one();
             return Err(reason);
         }
-        inner.control.push_back(msg);
+        inner.kinds[kind.index()] += 1;
+        inner.control.push_back((msg, kind));
         drop(inner);
         self.notify.notify_one();
         Ok(())
@@ -264,7 +393,8 @@ impl Outbox {
         let mut bytes = 0;
         let mut taken = 0;
         while taken < max_items {
-            if let Some(c) = inner.control.pop_front() {
+            if let Some((c, kind)) = inner.control.pop_front() {
+                inner.kinds[kind.index()] -= 1;
                 out.push(Outgoing::Control(c));
                 taken += 1;
                 continue;
@@ -354,6 +484,15 @@ impl Outbox {
     pub fn limits(&self) -> Limits {
         self.limits
     }
+}
+
+/// Turn a refusal report into the status text a viewer sees.
+pub fn refusal_report_message(count: u64, last: &str) -> String {
+    format!(
+        "{count} more refused request(s) not answered one by one: this viewer sends requests \
+         faster than it reads the answers (at most {REFUSALS_QUEUED} refusals wait at once). \
+         The last: {last}"
+    )
 }
 
 /// Turn a drop report into the status text a viewer sees.
@@ -512,5 +651,56 @@ mod tests {
         let mut out = Vec::new();
         o.pop_batch(&mut out, 100, 250).unwrap();
         assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn refusals_never_overflow_and_are_summarised() {
+        let o = Outbox::new(Limits {
+            control_messages: 100,
+            data_messages: 10,
+            data_bytes: 1000,
+        });
+        for i in 0..5000 {
+            o.push_refusal_status(StatusLevel::Error, format!("refused {i}"));
+        }
+        assert!(o.closed().is_none(), "never disconnected for being refused");
+        assert_eq!(o.queued_control(ControlKind::Refusal), REFUSALS_QUEUED);
+        let (n, last) = o.take_refusal_report().unwrap();
+        assert_eq!(n, 5000 - REFUSALS_QUEUED as u64);
+        assert_eq!(last, "refused 4999");
+        assert!(o.take_refusal_report().is_none());
+        let msg = refusal_report_message(n, &last);
+        assert!(msg.starts_with(&format!("{n} more refused")), "{msg}");
+        // Read: room again.
+        let mut out = Vec::new();
+        o.pop_batch(&mut out, 1000, 1000).unwrap();
+        assert_eq!(out.len(), REFUSALS_QUEUED);
+        assert_eq!(o.queued_control(ControlKind::Refusal), 0);
+        o.push_refusal(Control::Text("x".into()), "x");
+        assert_eq!(o.queued_control(ControlKind::Refusal), 1);
+        // Ordinary control messages fill the rest and still overflow as before.
+        for _ in 0..99 {
+            o.push_control(Control::Text("a".into())).unwrap();
+        }
+        o.push_refusal(Control::Text("y".into()), "y");
+        assert_eq!(o.take_refusal_report(), Some((1, "y".into())));
+        assert!(o.push_control(Control::Text("b".into())).is_err());
+    }
+
+    #[test]
+    fn replies_are_counted_by_kind_while_queued() {
+        let o = Outbox::new(limits(10, 100));
+        o.push_reply(Control::Text("p".into()), ControlKind::ParameterReply)
+            .unwrap();
+        o.push_reply(Control::Text("s".into()), ControlKind::ServiceReply)
+            .unwrap();
+        o.push_reply(Control::Text("s".into()), ControlKind::ServiceReply)
+            .unwrap();
+        assert_eq!(o.queued_control(ControlKind::ParameterReply), 1);
+        assert_eq!(o.queued_control(ControlKind::ServiceReply), 2);
+        let mut out = Vec::new();
+        o.pop_batch(&mut out, 2, 100).unwrap();
+        assert_eq!(o.queued_control(ControlKind::ParameterReply), 0);
+        assert_eq!(o.queued_control(ControlKind::ServiceReply), 1);
     }
 }

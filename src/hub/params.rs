@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::outbox::ControlKind;
 use super::{status, ClientError, ClientId, Control, Hub, Outbox};
 use crate::protocol::client::ParameterIn;
 use crate::protocol::server::{GraphMessage, ParameterOut, StatusLevel};
@@ -31,8 +32,11 @@ pub use value::{from_wire, to_wire, ValueError};
 pub const REFRESH: Duration = Duration::from_secs(120);
 /// Nodes asked at once (gets; sets are sent at once, they are a viewer's explicit action).
 pub const MAX_NODE_REQUESTS: usize = 4;
-/// Parameter requests one viewer may have waiting.
+/// Parameter requests one viewer may have waiting, counting answers it has not read yet.
 pub const MAX_REQUESTS_PER_VIEWER: usize = 32;
+/// Longest parameter name accepted in a subscription or request (`/node.param`); real ones are
+/// far shorter.
+pub const MAX_NAME_BYTES: usize = 512;
 /// First retry delay for a node that did not answer; doubles per failure.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(5);
 /// Longest retry delay.
@@ -100,10 +104,21 @@ fn values_message(parameters: Vec<ParameterOut>, id: Option<String>) -> Control 
 }
 
 impl Params {
+    /// An answer to a viewer's request (counted while queued, see [`Params::busy`]).
     fn send(&self, client: ClientId, msg: Control) {
         if let Some(c) = self.clients.get(&client) {
-            let _ = c.outbox.push_control(msg);
+            let _ = c.outbox.push_reply(msg, ControlKind::ParameterReply);
         }
+    }
+
+    /// True if `client` has [`MAX_REQUESTS_PER_VIEWER`] requests waiting or answered unread.
+    fn busy(&self, client: ClientId) -> bool {
+        let unread = self
+            .clients
+            .get(&client)
+            .map_or(0, |c| c.outbox.queued_control(ControlKind::ParameterReply));
+        let waiting = self.requests.iter().filter(|r| r.client == client).count();
+        waiting + unread >= MAX_REQUESTS_PER_VIEWER
     }
 
     fn lookup(&self, full: &str) -> Option<&ParamValue> {
@@ -178,7 +193,9 @@ impl Hub {
     /// Forget a viewer; the last one turns off `/parameter_events`.
     pub(super) fn params_disconnect(&self, client: ClientId) {
         let mut p = self.params.lock();
-        if p.clients.remove(&client).is_some() && p.clients.is_empty() {
+        let removed = p.clients.remove(&client).is_some();
+        super::shrink_table(&mut p.clients);
+        if removed && p.clients.is_empty() {
             self.ros
                 .send(RosCommand::WatchParameterEvents { enabled: false });
             // Without events the cache can go stale: the next viewer's get asks again.
@@ -225,9 +242,10 @@ impl Hub {
             return Err(ClientError::Unsupported("parameters"));
         }
         let mut p = self.params.lock();
-        if p.requests.iter().filter(|r| r.client == client).count() >= MAX_REQUESTS_PER_VIEWER {
+        if p.busy(client) {
             return Err(ClientError::TooManyParameterRequests);
         }
+        check_names(&names, self.config.max_parameter_subscriptions)?;
         let now = Instant::now();
         let names: Option<BTreeSet<String>> = (!names.is_empty()).then(|| {
             names
@@ -291,7 +309,7 @@ impl Hub {
             return vec![ClientError::Unsupported("parameters")];
         }
         let mut p = self.params.lock();
-        if p.requests.iter().filter(|r| r.client == client).count() >= MAX_REQUESTS_PER_VIEWER {
+        if p.busy(client) {
             return vec![ClientError::TooManyParameterRequests];
         }
         let mut errors = Vec::new();
@@ -373,7 +391,9 @@ impl Hub {
         errors
     }
 
-    /// `subscribeParameterUpdates`; an empty list means every parameter known now.
+    /// `subscribeParameterUpdates`; an empty list means every parameter known now. A viewer
+    /// holds at most `max_parameter_subscriptions` names, each at most [`MAX_NAME_BYTES`]; the
+    /// rest are refused (and the viewer told how many).
     pub fn subscribe_parameters(
         &self,
         client: ClientId,
@@ -388,14 +408,56 @@ impl Hub {
         } else {
             names
         };
-        let allowed: Vec<String> = names
-            .into_iter()
-            .filter(|n| self.config.param_whitelist.matches(n))
-            .collect();
+        let limit = self.config.max_parameter_subscriptions;
+        let (mut too_long, mut refused) = (0, 0);
+        let whitelist = &self.config.param_whitelist;
         if let Some(c) = p.clients.get_mut(&client) {
-            c.subscribed.extend(allowed);
+            for name in names {
+                if name.len() > MAX_NAME_BYTES {
+                    too_long += 1;
+                    continue;
+                }
+                if c.subscribed.contains(&name) {
+                    continue;
+                }
+                // Counted before the (costlier) whitelist: a flood of names stops here.
+                if c.subscribed.len() >= limit {
+                    refused += 1;
+                    continue;
+                }
+                if whitelist.matches(&name) {
+                    c.subscribed.insert(name);
+                }
+            }
+        }
+        if refused > 0 {
+            tracing::info!(
+                client,
+                refused,
+                limit,
+                "parameter subscriptions refused (max_parameter_subscriptions)"
+            );
+            return Err(ClientError::TooManyParameterSubscriptions {
+                refused: refused + too_long,
+                limit,
+            });
+        }
+        if too_long > 0 {
+            return Err(ClientError::ParameterNameTooLong {
+                count: too_long,
+                limit: MAX_NAME_BYTES,
+            });
         }
         Ok(())
+    }
+
+    /// Parameter names `client` is subscribed to (for tests and metrics).
+    pub fn parameter_subscriptions(&self, client: ClientId) -> usize {
+        self.params
+            .lock()
+            .clients
+            .get(&client)
+            .map_or(0, |c| c.subscribed.len())
     }
 
     /// `unsubscribeParameterUpdates`; an empty list means all.
@@ -661,6 +723,26 @@ impl Hub {
     }
 }
 
+/// The names of a `getParameters`: at most `limit` (the subscription limit: a request cannot
+/// hold more names than a subscription), each at most [`MAX_NAME_BYTES`]. They are held while
+/// the request waits for nodes.
+fn check_names(names: &[String], limit: usize) -> Result<(), ClientError> {
+    if names.len() > limit {
+        return Err(ClientError::TooManyParameterSubscriptions {
+            refused: names.len(),
+            limit,
+        });
+    }
+    let too_long = names.iter().filter(|n| n.len() > MAX_NAME_BYTES).count();
+    if too_long > 0 {
+        return Err(ClientError::ParameterNameTooLong {
+            count: too_long,
+            limit: MAX_NAME_BYTES,
+        });
+    }
+    Ok(())
+}
+
 /// How long to skip a node after its `failures`-th failure in a row (≥ 1).
 pub fn backoff(failures: u32) -> Duration {
     let exp = failures.saturating_sub(1).min(16);
@@ -688,6 +770,40 @@ mod tests {
         assert_eq!(backoff(3), BACKOFF_BASE * 4);
         assert_eq!(backoff(7), BACKOFF_MAX);
         assert_eq!(backoff(u32::MAX), BACKOFF_MAX);
+    }
+
+    #[test]
+    fn answers_not_yet_read_count_against_the_request_limit() {
+        let schemas = Arc::new(crate::schema::SchemaStore::new(vec![]));
+        let (hub, _io, _events) = Hub::new(Arc::new(crate::config::Config::default()), schemas);
+        let outbox = Arc::new(Outbox::new(crate::hub::Limits {
+            control_messages: 1000,
+            data_messages: 10,
+            data_bytes: 1000,
+        }));
+        let client = hub.connect(outbox.clone());
+        // Answered at once from the (empty) cache, and never read.
+        for i in 0..MAX_REQUESTS_PER_VIEWER {
+            hub.get_parameters(client, Vec::new(), Some(i.to_string()))
+                .unwrap();
+        }
+        assert_eq!(
+            hub.get_parameters(client, Vec::new(), None),
+            Err(ClientError::TooManyParameterRequests)
+        );
+        assert!(hub
+            .set_parameters(client, Vec::new(), None)
+            .contains(&ClientError::TooManyParameterRequests));
+        // Read: room again.
+        let mut out = Vec::new();
+        outbox.pop_batch(&mut out, 1000, 1000).unwrap();
+        hub.get_parameters(client, Vec::new(), None).unwrap();
+        // Too many names in one request.
+        let names: Vec<String> = (0..10_001).map(|i| format!("/n.p{i}")).collect();
+        assert!(matches!(
+            hub.get_parameters(client, names, None),
+            Err(ClientError::TooManyParameterSubscriptions { .. })
+        ));
     }
 
     #[test]

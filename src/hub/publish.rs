@@ -1,10 +1,11 @@
 //! Client publishing: viewer channels → ROS publishers, JSON → CDR, and the teleop safety stop.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{status, ClientError, ClientId, Hub, State};
+use super::{status, ClientError, ClientId, Control, Hub, State};
 use crate::cdr;
 use crate::protocol::client::ClientChannel;
 use crate::protocol::server::StatusLevel;
@@ -19,6 +20,14 @@ pub(super) enum Encoding {
     /// Converted with our schema-driven codec.
     Json,
 }
+
+/// Refused client channel ids remembered per viewer (so their unadvertise is accepted quietly);
+/// beyond this a refused channel's unadvertise gets an "unknown channel" status instead.
+const REFUSED_REMEMBERED: usize = 1024;
+/// How often at most a viewer is told about publications ROS did not take in time.
+const PUBLISH_DROP_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Status id of that report, so the app replaces the previous one.
+const PUBLISH_DROP_STATUS_ID: &str = "dropped-publications";
 
 /// Types that get a zero message when their viewer goes away (robots keep the last velocity).
 const TWIST: &str = "geometry_msgs/msg/Twist";
@@ -42,7 +51,9 @@ impl Hub {
         if let Err(e) = &result {
             if !matches!(e, ClientError::ClientChannelInUse(_)) {
                 if let Some(c) = self.state.lock().clients.get_mut(&client) {
-                    c.refused.insert(id);
+                    if c.refused.len() < REFUSED_REMEMBERED {
+                        c.refused.insert(id);
+                    }
                 }
             }
         }
@@ -69,9 +80,17 @@ impl Hub {
         }
         {
             let state = self.state.lock();
+            let limit = self.config.max_client_channels;
             match state.clients.get(&client) {
                 Some(c) if c.pubs.contains_key(&ch.id) => {
                     return Err(ClientError::ClientChannelInUse(ch.id))
+                }
+                Some(c) if c.pubs.len() >= limit => {
+                    return Err(ClientError::TooManyClientChannels {
+                        id: ch.id,
+                        topic: ch.topic,
+                        limit,
+                    })
                 }
                 Some(_) => {}
                 None => return Ok(()),
@@ -85,6 +104,17 @@ impl Hub {
         let Some(c) = state.clients.get_mut(&client) else {
             return Ok(());
         };
+        // Checked again: the lock was released while the schema was resolved.
+        if c.pubs.contains_key(&ch.id) {
+            return Err(ClientError::ClientChannelInUse(ch.id));
+        }
+        if c.pubs.len() >= self.config.max_client_channels {
+            return Err(ClientError::TooManyClientChannels {
+                id: ch.id,
+                topic: ch.topic,
+                limit: self.config.max_client_channels,
+            });
+        }
         c.pubs.insert(ch.id, key);
         c.refused.remove(&ch.id);
         tracing::info!(client, topic = %ch.topic, %type_name, encoding = %ch.encoding, "client advertised");
@@ -225,6 +255,57 @@ impl Hub {
         self.ros.send(RosCommand::Unadvertise { key });
     }
 
+    /// Tell viewers (at most every 2 s) which of their publications were dropped because ROS
+    /// did not take them as fast as they came (`client_publish_queue_size`).
+    pub(super) fn report_publish_drops(&self, now: std::time::Instant) {
+        let drops = {
+            let mut last = self.publish_report.lock();
+            if last.is_some_and(|t| now.duration_since(t) < PUBLISH_DROP_REPORT_INTERVAL) {
+                return;
+            }
+            let drops = self.ros.take_publish_drops();
+            if drops.is_empty() {
+                return;
+            }
+            *last = Some(now);
+            drops
+        };
+        let state = self.state.lock();
+        let mut by_client: BTreeMap<ClientId, Vec<(&str, u64)>> = BTreeMap::new();
+        for (key, n) in drops {
+            match state.publishers.get(&key) {
+                Some(p) => by_client
+                    .entry(p.client)
+                    .or_default()
+                    .push((p.topic.as_str(), n)),
+                None => tracing::warn!(
+                    publisher = key,
+                    dropped = n,
+                    "dropped publications of a publisher already released"
+                ),
+            }
+        }
+        let depth = self.config.client_publish_queue_size;
+        for (client, topics) in by_client {
+            let total: u64 = topics.iter().map(|(_, n)| n).sum();
+            let list: Vec<String> = topics.iter().map(|(t, n)| format!("{t} ({n})")).collect();
+            let message = format!(
+                "Dropped {total} of your publication(s) because ROS did not take them as fast as \
+                 they came (at most {depth} wait per topic, client_publish_queue_size; the \
+                 newest are kept): {}",
+                list.join(", ")
+            );
+            tracing::warn!(client, dropped = total, "{message}");
+            if let Some(c) = state.clients.get(&client) {
+                let _ = c.outbox.push_control(Control::Status {
+                    level: StatusLevel::Warning,
+                    message,
+                    id: Some(PUBLISH_DROP_STATUS_ID.into()),
+                });
+            }
+        }
+    }
+
     pub(super) fn publisher_failed(&self, key: PublisherKey, reason: &str) {
         let mut state = self.state.lock();
         let Some(p) = state.publishers.get(&key) else {
@@ -309,6 +390,66 @@ mod tests {
         assert!(min_encoded_size(&s, "a/msg/A", 0) >= 4_000_000_000 + 8_000_000_000);
         let s = schema::parse_ros2msg("a/msg/T", "float64 x\nstring s\nint32[] v\n").unwrap();
         assert_eq!(min_encoded_size(&s, "a/msg/T", 0), 8 + 4 + 4);
+    }
+
+    #[test]
+    fn publications_ros_does_not_take_are_dropped_oldest_first_and_reported() {
+        let config = crate::config::Config {
+            client_publish_queue_size: 4,
+            ..crate::config::Config::default()
+        };
+        let schemas = Arc::new(crate::schema::SchemaStore::new(vec![
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/interfaces")),
+        ]));
+        // No backend drains the commands: ROS is stuck.
+        let (hub, mut io, _events) = Hub::new(Arc::new(config), schemas);
+        let outbox = Arc::new(crate::hub::Outbox::new(crate::hub::Limits {
+            control_messages: 100,
+            data_messages: 10,
+            data_bytes: 1 << 20,
+        }));
+        let client = hub.connect(outbox.clone());
+        let ch = |id: u32| ClientChannel {
+            id,
+            topic: "/cmd_vel".into(),
+            encoding: "cdr".into(),
+            schema_name: TWIST.into(),
+            schema_encoding: None,
+            schema: None,
+        };
+        hub.client_advertise(client, ch(1)).unwrap();
+        let twist = |x: u8| Bytes::from([&[0u8, 1, 0, 0][..], &[x; 48][..]].concat());
+        for i in 0..20 {
+            hub.client_message(client, 1, twist(i)).unwrap();
+        }
+        // In the channel: the advertisement and the first publication; 4 wait; 15 dropped.
+        assert_eq!(hub.ros.publish_waiting(), (4, 4 * 52));
+        assert_eq!(hub.ros.publish_dropped_total(), 15);
+        let now = std::time::Instant::now();
+        hub.report_publish_drops(now);
+        let mut out = Vec::new();
+        outbox.pop_batch(&mut out, 100, 1 << 20).unwrap();
+        let report = out
+            .iter()
+            .find_map(|o| match o {
+                crate::hub::Outgoing::Control(Control::Status { message, id, .. })
+                    if id.as_deref() == Some(PUBLISH_DROP_STATUS_ID) =>
+                {
+                    Some(message.clone())
+                }
+                _ => None,
+            })
+            .expect("a drop report");
+        assert!(report.contains("/cmd_vel (15)"), "{report}");
+        assert!(report.contains("client_publish_queue_size"), "{report}");
+        // ROS catches up: the newest four, in order.
+        let mut published = Vec::new();
+        while let Ok(cmd) = io.commands.try_recv() {
+            if let RosCommand::Publish { payload, .. } = &cmd {
+                published.push(payload[4]);
+            }
+        }
+        assert_eq!(published, vec![0, 16, 17, 18, 19]);
     }
 
     #[test]

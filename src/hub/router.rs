@@ -12,6 +12,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use super::outbox::{DataItem, Outbox};
+use crate::record::Tap;
 use crate::ros::{MessageSink, SubscriptionKey};
 
 /// The last messages of a transient-local channel, replayed to viewers who subscribe late
@@ -30,6 +31,8 @@ pub struct Route {
     pub subscribers: Vec<(Arc<Outbox>, u64)>,
     /// Present on transient-local channels.
     pub latch: Option<Arc<Mutex<Latch>>>,
+    /// Present on channels the recorder holds (black box, continuous recording).
+    pub tap: Option<Tap>,
 }
 
 /// Counters of the fast path.
@@ -50,9 +53,10 @@ pub struct Router {
 }
 
 impl Router {
-    /// Replace the subscribers of `channel` (an empty list removes the route). A non-zero
-    /// `latch_depth` keeps that many last messages for late subscribers. `replay_to` receives the latched
-    /// messages now, atomically with the change, so it neither misses nor duplicates one.
+    /// Replace the subscribers of `channel` (no subscriber and no tap removes the route). A
+    /// non-zero `latch_depth` keeps that many last messages for late subscribers. `replay_to`
+    /// receives the latched messages now, atomically with the change, so it neither misses nor
+    /// duplicates one. `tap` is the recorder's, on recorded channels.
     pub fn set_route(
         &self,
         channel: u64,
@@ -60,9 +64,10 @@ impl Router {
         subscribers: Vec<(Arc<Outbox>, u64)>,
         latch_depth: usize,
         replay_to: Option<(&Arc<Outbox>, u64)>,
+        tap: Option<Tap>,
     ) {
         let mut routes = self.routes.write();
-        if subscribers.is_empty() {
+        if subscribers.is_empty() && tap.is_none() {
             routes.remove(&channel);
             return;
         }
@@ -101,6 +106,7 @@ impl Router {
                 topic,
                 subscribers,
                 latch,
+                tap,
             }),
         );
     }
@@ -112,7 +118,7 @@ impl Router {
 }
 
 impl MessageSink for Router {
-    fn message(&self, key: SubscriptionKey, log_time: u64, payload: Bytes) {
+    fn message(&self, key: SubscriptionKey, log_time: u64, publish_time: u64, payload: Bytes) {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         let routes = self.routes.read();
         let Some(route) = routes.get(&key) else {
@@ -125,6 +131,9 @@ impl MessageSink for Router {
                 l.items.pop_front();
             }
             l.items.push_back((log_time, payload.clone()));
+        }
+        if let Some(tap) = &route.tap {
+            tap.record(log_time, publish_time, &payload);
         }
         for (outbox, wire_id) in &route.subscribers {
             outbox.push_data(

@@ -7,9 +7,17 @@
 //! - Calls are accepted in `cdr` and `json`; the request is checked against the definition and
 //!   handed to the backend as complete JSON, and the answer goes back
 //!   in the request's encoding.
+//! - *Internal* services (the black box's save, [`Hub::register_internal_service`]) are
+//!   answered inside the gateway: advertised like the graph's (never twice: the graph's entry of
+//!   the same name, the gateway node's own server, is left out), and also reachable from ROS
+//!   peers ([`crate::ros::RosEvent::ServiceRequest`]).
 //! - Every call has a deadline (`service_call_timeout_ms`), at most [`MAX_CALLS_PER_VIEWER`] are
-//!   in flight per viewer, and a call to a service that leaves the graph fails at once. Nothing
-//!   here waits: calls never hold up topic data.
+//!   in flight per viewer (answers the viewer has not read yet count too), and a call to a
+//!   service that leaves the graph fails at once. Nothing here waits: calls never hold up topic
+//!   data.
+//! - A call refused at once (too many, unknown service, bad request) is answered on the
+//!   outbox's refusal lane: a burst of thousands is answered in part and summarised, never by
+//!   disconnecting the viewer.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,17 +25,26 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::outbox::ControlKind;
 use super::{ClientError, ClientId, Control, Hub, Outbox};
 use crate::cdr::{cdr_to_json, json_to_cdr};
 use crate::protocol::binary;
 use crate::protocol::server::{GraphMessage, Service, ServiceSchema};
-use crate::ros::{CallKey, GraphSnapshot, RosCommand, ServiceInfo};
+use crate::ros::{CallKey, GraphSnapshot, RosCommand, RosEvent, ServiceInfo};
 use crate::schema::ResolvedSchema;
 
 /// Calls one viewer may have in flight; the SDK's limit.
 pub const MAX_CALLS_PER_VIEWER: usize = 32;
 
 type Schemas = (Arc<ResolvedSchema>, Arc<ResolvedSchema>);
+
+/// Delivers the answer of an internal service: the response as JSON of the response type, or
+/// why there is none. Called once, from any thread.
+pub type Responder = Box<dyn FnOnce(Result<serde_json::Value, String>) + Send>;
+
+/// An internal service: gets the complete request JSON and a [`Responder`]. Must not block
+/// (hand long work to a blocking thread).
+pub type InternalHandler = Arc<dyn Fn(serde_json::Value, Responder) + Send + Sync>;
 
 struct Advertised {
     id: u32,
@@ -66,6 +83,8 @@ pub(super) struct Services {
     clients: HashMap<ClientId, SvcClient>,
     calls: HashMap<CallKey, PendingCall>,
     next_call: CallKey,
+    /// Services answered by the hub itself: name → handler.
+    internal: BTreeMap<String, InternalHandler>,
 }
 
 impl Services {
@@ -76,9 +95,19 @@ impl Services {
             .collect()
     }
 
+    /// The answer to an accepted call (counted while queued: see `service_call`).
     fn send(&self, client: ClientId, msg: Control) {
         if let Some(c) = self.clients.get(&client) {
-            let _ = c.outbox.push_control(msg);
+            let _ = c.outbox.push_reply(msg, ControlKind::ServiceReply);
+        }
+    }
+
+    /// The answer to a call refused at once.
+    fn refuse(&self, client: ClientId, service_id: u32, call_id: u32, message: String) {
+        if let Some(c) = self.clients.get(&client) {
+            let reason = format!("service call {call_id}: {message}");
+            c.outbox
+                .push_refusal(failure(service_id, call_id, message), &reason);
         }
     }
 
@@ -160,6 +189,7 @@ impl Hub {
     pub(super) fn services_disconnect(&self, client: ClientId) {
         let mut s = self.services.lock();
         s.clients.remove(&client);
+        super::shrink_table(&mut s.clients);
         let mine: Vec<CallKey> = s
             .calls
             .iter()
@@ -177,10 +207,12 @@ impl Hub {
         if !self.offers("services") {
             return;
         }
+        let internal: Vec<String> = self.services.lock().internal.keys().cloned().collect();
         let wanted: BTreeMap<&str, &ServiceInfo> = snapshot
             .services
             .iter()
             .filter(|s| self.config.service_whitelist.matches(&s.name))
+            .filter(|s| !internal.contains(&s.name))
             .map(|s| (s.name.as_str(), s))
             .collect();
         // Resolve definitions of new services without holding the lock (file I/O).
@@ -212,9 +244,10 @@ impl Hub {
             .advertised
             .iter()
             .filter(|(name, a)| {
-                wanted
-                    .get(name.as_str())
-                    .is_none_or(|w| w.type_name != a.type_name)
+                !internal.contains(name)
+                    && wanted
+                        .get(name.as_str())
+                        .is_none_or(|w| w.type_name != a.type_name)
             })
             .map(|(name, _)| name.clone())
             .collect();
@@ -302,14 +335,21 @@ impl Hub {
         }
         let mut s = self.services.lock();
         let fail = |s: &Services, message: String| {
-            s.send(client, failure(service_id, call_id, message));
+            s.refuse(client, service_id, call_id, message);
             Ok(())
         };
         let Some(c) = s.clients.get(&client) else {
             return Ok(());
         };
-        if c.in_flight >= MAX_CALLS_PER_VIEWER {
-            return fail(&s, "Too many requests".into());
+        if c.in_flight + c.outbox.queued_control(ControlKind::ServiceReply) >= MAX_CALLS_PER_VIEWER
+        {
+            return fail(
+                &s,
+                format!(
+                    "Too many requests: at most {MAX_CALLS_PER_VIEWER} service calls per viewer \
+                     in flight (answers not yet read count too)"
+                ),
+            );
         }
         let Some(name) = s.by_id.get(&service_id).cloned() else {
             return fail(
@@ -355,6 +395,7 @@ impl Hub {
         if let Some(c) = s.clients.get_mut(&client) {
             c.in_flight += 1;
         }
+        let internal = s.internal.get(&name).cloned();
         s.calls.insert(
             call,
             PendingCall {
@@ -368,6 +409,16 @@ impl Hub {
             },
         );
         drop(s);
+        if let Some(handler) = internal {
+            let events = self.self_events.clone();
+            handler(
+                request,
+                Box::new(move |result| {
+                    let _ = events.send(RosEvent::ServiceResponse { call, result });
+                }),
+            );
+            return Ok(());
+        }
         self.ros.send(RosCommand::CallService {
             call,
             service: name,
@@ -375,6 +426,68 @@ impl Hub {
             request,
         });
         Ok(())
+    }
+
+    /// Offer a service answered by the hub itself (see the module docs). Advertised to viewers
+    /// (if `services` is offered) and callable by ROS peers once the backend provides it.
+    pub fn register_internal_service(&self, name: &str, type_name: &str, handler: InternalHandler) {
+        let schemas = self.schemas.service(type_name).map_err(|e| e.to_string());
+        if let Err(reason) = &schemas {
+            tracing::warn!(service = name, %reason, "internal service without schema");
+        }
+        let mut s = self.services.lock();
+        s.internal.insert(name.to_string(), handler);
+        if !self.offers("services") {
+            return;
+        }
+        let key = (name.to_string(), type_name.to_string());
+        let id = match s.known_ids.get(&key) {
+            Some(id) => *id,
+            None => {
+                s.next_id += 1;
+                let id = s.next_id;
+                s.known_ids.insert(key, id);
+                id
+            }
+        };
+        let a = Advertised {
+            id,
+            type_name: type_name.to_string(),
+            schemas,
+        };
+        let wire = wire_service(name, &a);
+        s.by_id.insert(id, name.to_string());
+        s.advertised.insert(name.to_string(), a);
+        s.broadcast(
+            GraphMessage::AdvertiseServices {
+                services: vec![wire],
+            }
+            .to_json(),
+        );
+    }
+
+    /// A ROS peer called a service the hub provides.
+    pub(super) fn peer_service_request(
+        &self,
+        request: u64,
+        service: &str,
+        body: serde_json::Value,
+    ) {
+        let handler = self.services.lock().internal.get(service).cloned();
+        let ros = self.ros.clone();
+        let Some(handler) = handler else {
+            ros.send(RosCommand::AnswerService {
+                request,
+                response: Err(format!("{service} is not a service of this gateway")),
+            });
+            return;
+        };
+        handler(
+            body,
+            Box::new(move |response| {
+                ros.send(RosCommand::AnswerService { request, response });
+            }),
+        );
     }
 
     /// The backend answered a call (late answers to abandoned calls are dropped).

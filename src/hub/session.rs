@@ -8,6 +8,41 @@ use bytes::Bytes;
 use super::{ClientError, ClientId, Hub};
 use crate::protocol::client::{ClientBinary, ClientMessage};
 
+/// Refusals reported one by one per incoming message; the rest become one
+/// [`ClientError::MoreRefused`]: a subscribe with 50,000 bad ids is one mistake, and the errors
+/// of one message must not cost more memory than the message did.
+pub const MAX_REFUSALS_PER_MESSAGE: usize = 16;
+
+/// The refusals of one incoming message, at most [`MAX_REFUSALS_PER_MESSAGE`] kept.
+#[derive(Default)]
+struct Refusals {
+    list: Vec<ClientError>,
+    more: usize,
+}
+
+impl Refusals {
+    fn push(&mut self, e: ClientError) {
+        if self.list.len() < MAX_REFUSALS_PER_MESSAGE {
+            self.list.push(e);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn check(&mut self, r: Result<(), ClientError>) {
+        if let Err(e) = r {
+            self.push(e);
+        }
+    }
+
+    fn into_vec(mut self) -> Vec<ClientError> {
+        if self.more > 0 {
+            self.list.push(ClientError::MoreRefused(self.more));
+        }
+        self.list
+    }
+}
+
 /// Handle one v1 text frame; returns what went wrong, one error per refused request.
 pub fn handle_text(hub: &Hub, client: ClientId, text: &str) -> Vec<ClientError> {
     let limit = hub.config().max_incoming_message_size;
@@ -21,32 +56,29 @@ pub fn handle_text(hub: &Hub, client: ClientId, text: &str) -> Vec<ClientError> 
         Ok(m) => m,
         Err(e) => return vec![e.into()],
     };
-    let mut errors = Vec::new();
+    let mut errors = Refusals::default();
     match msg {
         ClientMessage::Subscribe { subscriptions } => {
             for s in subscriptions {
-                errors.extend(hub.subscribe(client, u64::from(s.id), s.channel_id).err());
+                errors.check(hub.subscribe(client, u64::from(s.id), s.channel_id));
             }
         }
         ClientMessage::Unsubscribe { subscription_ids } => {
             for id in subscription_ids {
-                errors.extend(hub.unsubscribe(client, u64::from(id)).err());
+                errors.check(hub.unsubscribe(client, u64::from(id)));
             }
         }
-        other => errors = handle_request(hub, client, other),
+        other => return handle_request(hub, client, other),
     }
-    errors
+    errors.into_vec()
 }
 
 /// Handle a parsed request other than `subscribe`/`unsubscribe` (whose shapes are the
-/// transport's); returns one error per refused part.
+/// transport's); returns one error per refused part (at most [`MAX_REFUSALS_PER_MESSAGE`],
+/// then a count).
 pub fn handle_request(hub: &Hub, client: ClientId, msg: ClientMessage) -> Vec<ClientError> {
-    let mut errors = Vec::new();
-    let mut check = |r: Result<(), ClientError>| {
-        if let Err(e) = r {
-            errors.push(e);
-        }
-    };
+    let mut errors = Refusals::default();
+    let mut check = |r: Result<(), ClientError>| errors.check(r);
     match msg {
         ClientMessage::Subscribe { .. } | ClientMessage::Unsubscribe { .. } => {
             debug_assert!(false, "subscribe/unsubscribe are the transport's");
@@ -66,7 +98,9 @@ pub fn handle_request(hub: &Hub, client: ClientId, msg: ClientMessage) -> Vec<Cl
             id,
         } => check(hub.get_parameters(client, parameter_names, id)),
         ClientMessage::SetParameters { parameters, id } => {
-            errors.extend(hub.set_parameters(client, parameters, id))
+            for e in hub.set_parameters(client, parameters, id) {
+                check(Err(e));
+            }
         }
         ClientMessage::SubscribeParameterUpdates { parameter_names } => {
             check(hub.subscribe_parameters(client, parameter_names))
@@ -82,7 +116,7 @@ pub fn handle_request(hub: &Hub, client: ClientId, msg: ClientMessage) -> Vec<Cl
             check(hub.fetch_asset(client, uri, request_id))
         }
     }
-    errors
+    errors.into_vec()
 }
 
 /// Handle one binary frame.
@@ -93,6 +127,10 @@ pub fn handle_binary(hub: &Hub, client: ClientId, data: Bytes) -> Vec<ClientErro
             size: data.len(),
             limit,
         }];
+    }
+    // On a live robot every playback request gets the same answer, well-formed or not.
+    if data.first() == Some(&crate::protocol::binary::client_op::PLAYBACK_CONTROL) && !hub.plays() {
+        return vec![ClientError::PlaybackUnsupported];
     }
     match ClientBinary::parse(&data) {
         Err(e) => vec![e.into()],
@@ -113,7 +151,7 @@ pub fn handle_binary_request(hub: &Hub, client: ClientId, msg: ClientBinary) -> 
             encoding,
             payload,
         } => hub.service_call(client, service_id, call_id, &encoding, payload),
-        ClientBinary::PlaybackControl => Err(ClientError::PlaybackUnsupported),
+        ClientBinary::PlaybackControl(request) => hub.playback_control(client, request),
     };
     result.err().into_iter().collect()
 }

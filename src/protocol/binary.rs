@@ -14,6 +14,42 @@ pub mod server_op {
     pub const SERVICE_CALL_RESPONSE: u8 = 0x03;
     /// Fetch asset response.
     pub const FETCH_ASSET_RESPONSE: u8 = 0x04;
+    /// Playback state (SDK extension, `playbackControl`).
+    pub const PLAYBACK_STATE: u8 = 0x05;
+}
+
+/// Playback status in a Playback State.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaybackStatus {
+    /// 0.
+    Playing = 0,
+    /// 1.
+    Paused = 1,
+    /// 2.
+    Buffering = 2,
+    /// 3.
+    Ended = 3,
+}
+
+/// Write a Playback State frame: `0x05 | u8 status | u64 current_time | f32 speed |
+/// u8 did_seek | u32 len | request_id`.
+pub fn playback_state(
+    status: PlaybackStatus,
+    current_time: u64,
+    speed: f32,
+    did_seek: bool,
+    request_id: Option<&str>,
+) -> Bytes {
+    let id = request_id.unwrap_or("");
+    let mut buf = BytesMut::with_capacity(19 + id.len());
+    buf.put_u8(server_op::PLAYBACK_STATE);
+    buf.put_u8(status as u8);
+    buf.put_u64_le(current_time);
+    buf.put_f32_le(speed);
+    buf.put_u8(u8::from(did_seek));
+    buf.put_u32_le(id.len() as u32);
+    buf.put_slice(id.as_bytes());
+    buf.freeze()
 }
 
 /// Client → server binary opcodes.
@@ -164,6 +200,32 @@ mod tests {
             0x04, 0x0a, 0, 0, 0, 0x01, 0x05, 0, 0, 0, b'o', b'h', b' ', b'n', b'o',
         ];
         assert_eq!(fetch_asset_response(10, Err("oh no")).as_ref(), &want);
+    }
+
+    #[test]
+    fn playback_state_vectors() {
+        // The SDK's snapshots: playing at 12345 ns, speed 1.0, with request id
+        // "i-am-a-request"; and paused-with-seek's layout.
+        let mut want = vec![
+            0x05, 0x00, 0x39, 0x30, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x80, 0x3f, 0x00, 0x0e, 0, 0, 0,
+        ];
+        want.extend_from_slice(b"i-am-a-request");
+        assert_eq!(
+            playback_state(
+                PlaybackStatus::Playing,
+                12345,
+                1.0,
+                false,
+                Some("i-am-a-request")
+            )
+            .as_ref(),
+            want.as_slice()
+        );
+        let f = playback_state(PlaybackStatus::Ended, 12345, 2.0, true, None);
+        assert_eq!(
+            f.as_ref(),
+            &[0x05, 0x03, 0x39, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x01, 0, 0, 0, 0]
+        );
     }
 
     #[test]

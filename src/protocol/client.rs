@@ -171,9 +171,44 @@ pub enum ClientBinary {
         /// The request.
         payload: Bytes,
     },
-    /// A playback control request (we serve a live robot; answered with an error status).
-    PlaybackControl,
+    /// A playback control request (SDK extension; served when playing a recording).
+    PlaybackControl(PlaybackControlRequest),
 }
+
+/// Play or pause, in a [`PlaybackControlRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaybackCommand {
+    /// 0.
+    Play,
+    /// 1.
+    Pause,
+}
+
+/// A Playback Control Request (binary 0x03): the whole desired state, not a delta.
+#[derive(Debug, Clone)]
+pub struct PlaybackControlRequest {
+    /// Play or pause.
+    pub command: PlaybackCommand,
+    /// Desired speed (1.0 = real time); not validated here.
+    pub speed: f32,
+    /// Seek to this log time (ns) first, if set.
+    pub seek_time: Option<u64>,
+    /// Echoed in the Playback State reply.
+    pub request_id: String,
+}
+
+impl PartialEq for PlaybackControlRequest {
+    fn eq(&self, o: &Self) -> bool {
+        self.command == o.command
+            && self.speed.to_bits() == o.speed.to_bits()
+            && self.seek_time == o.seek_time
+            && self.request_id == o.request_id
+    }
+}
+impl Eq for PlaybackControlRequest {}
+
+/// Longest request id accepted in a Playback Control Request.
+pub const MAX_PLAYBACK_REQUEST_ID: usize = 1024;
 
 impl ClientBinary {
     /// Parse a binary frame.
@@ -204,7 +239,44 @@ impl ClientBinary {
                     payload: frame.slice(start..),
                 })
             }
-            client_op::PLAYBACK_CONTROL => Ok(ClientBinary::PlaybackControl),
+            client_op::PLAYBACK_CONTROL => {
+                let mut r = Reader::new("playback control request", &frame[1..]);
+                let command = match r.u8()? {
+                    0 => PlaybackCommand::Play,
+                    1 => PlaybackCommand::Pause,
+                    other => {
+                        return Err(ParseError::InvalidValue {
+                            what: "playback command",
+                            value: u64::from(other),
+                        })
+                    }
+                };
+                let speed = f32::from_bits(r.u32()?);
+                let had_seek = r.u8()?;
+                let seek = r.u64()?;
+                let request_id = r.string()?;
+                if request_id.len() > MAX_PLAYBACK_REQUEST_ID {
+                    return Err(ParseError::InvalidValue {
+                        what: "playback request id length",
+                        value: request_id.len() as u64,
+                    });
+                }
+                Ok(ClientBinary::PlaybackControl(PlaybackControlRequest {
+                    command,
+                    speed,
+                    seek_time: match had_seek {
+                        0 => None,
+                        1 => Some(seek),
+                        other => {
+                            return Err(ParseError::InvalidValue {
+                                what: "playback had_seek flag",
+                                value: u64::from(other),
+                            })
+                        }
+                    },
+                    request_id: request_id.to_string(),
+                }))
+            }
             other => Err(ParseError::UnknownOpcode(other)),
         }
     }
@@ -301,6 +373,45 @@ mod tests {
                 payload: Bytes::from_static(b"{}")
             }
         );
+    }
+
+    #[test]
+    fn playback_control_vector() {
+        // reference §12: PlaybackControlRequest (Play, 1.0, seek 123456789, "some-id")
+        let f = [
+            0x03, 0x00, 0x00, 0x00, 0x80, 0x3f, 0x01, 0x15, 0xcd, 0x5b, 0x07, 0, 0, 0, 0, 0x07, 0,
+            0, 0, b's', b'o', b'm', b'e', b'-', b'i', b'd',
+        ];
+        assert_eq!(
+            ClientBinary::parse(&Bytes::copy_from_slice(&f)).unwrap(),
+            ClientBinary::PlaybackControl(PlaybackControlRequest {
+                command: PlaybackCommand::Play,
+                speed: 1.0,
+                seek_time: Some(123_456_789),
+                request_id: "some-id".into(),
+            })
+        );
+        // Pause, no seek (the seek time is present but ignored).
+        let mut g = f;
+        g[1] = 1;
+        g[6] = 0;
+        let ClientBinary::PlaybackControl(p) =
+            ClientBinary::parse(&Bytes::copy_from_slice(&g)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((p.command, p.seek_time), (PlaybackCommand::Pause, None));
+        // Bad command, bad flag, short frame.
+        let mut h = f;
+        h[1] = 2;
+        assert!(ClientBinary::parse(&Bytes::copy_from_slice(&h)).is_err());
+        let mut h = f;
+        h[6] = 7;
+        assert!(ClientBinary::parse(&Bytes::copy_from_slice(&h)).is_err());
+        assert!(matches!(
+            ClientBinary::parse(&Bytes::copy_from_slice(&f[..18])),
+            Err(ParseError::Truncated { .. })
+        ));
     }
 
     #[test]

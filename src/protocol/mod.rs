@@ -68,6 +68,14 @@ pub enum ParseError {
     /// Text that is not valid UTF-8 where UTF-8 is required.
     #[error("invalid UTF-8 in {0}")]
     InvalidUtf8(&'static str),
+    /// A field whose value is out of its range.
+    #[error("invalid {what}: {value}")]
+    InvalidValue {
+        /// The field.
+        what: &'static str,
+        /// Its value.
+        value: u64,
+    },
 }
 
 #[cfg(test)]

@@ -21,6 +21,31 @@ pub struct ServerInfo {
     pub metadata: BTreeMap<String, String>,
     /// Changes when the server restarts, so viewers reset their state.
     pub session_id: String,
+    /// First log time of the data (with `playbackControl`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_start_time: Option<Timestamp>,
+    /// Last log time of the data (with `playbackControl`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_end_time: Option<Timestamp>,
+}
+
+/// A time as `{"sec": u32, "nsec": u32}` (JSON numbers stay exact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Timestamp {
+    /// Seconds since the epoch.
+    pub sec: u32,
+    /// Nanoseconds within the second.
+    pub nsec: u32,
+}
+
+impl Timestamp {
+    /// Split nanoseconds since the epoch (saturating at u32 seconds).
+    pub fn from_ns(ns: u64) -> Self {
+        Timestamp {
+            sec: u32::try_from(ns / 1_000_000_000).unwrap_or(u32::MAX),
+            nsec: (ns % 1_000_000_000) as u32,
+        }
+    }
 }
 
 /// Severity of a `status`.
@@ -259,11 +284,22 @@ mod tests {
             supported_encodings: vec!["cdr".into(), "json".into()],
             metadata: [("ROS_DISTRO".to_string(), "jazzy".to_string())].into(),
             session_id: "1767225600000".into(),
+            data_start_time: None,
+            data_end_time: None,
         };
         assert_eq!(
             ServerMessage::ServerInfo(&info).to_json(),
             r#"{"op":"serverInfo","name":"robot","capabilities":["clientPublish"],"supportedEncodings":["cdr","json"],"metadata":{"ROS_DISTRO":"jazzy"},"sessionId":"1767225600000"}"#
         );
+        let info = ServerInfo {
+            capabilities: vec!["playbackControl".into(), "time".into()],
+            data_start_time: Some(Timestamp::from_ns(1_700_000_000_123_456_789)),
+            data_end_time: Some(Timestamp::from_ns(1_700_000_010_000_000_001)),
+            ..info
+        };
+        assert!(ServerMessage::ServerInfo(&info).to_json().ends_with(
+            r#""sessionId":"1767225600000","dataStartTime":{"sec":1700000000,"nsec":123456789},"dataEndTime":{"sec":1700000010,"nsec":1}}"#
+        ));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::room::{ByteStreamReader, ByteStreamWriter};
 use super::session::{self, Shared};
 use super::version::ViewerVersion;
-use crate::hub::outbox::drop_report_message;
+use crate::hub::outbox::{drop_report_message, refusal_report_message};
 use crate::hub::{session as hub_session, CloseReason, Control, Outbox, Outgoing};
 use crate::protocol::binary::server_op;
 use crate::protocol::server::{Channel, ServerMessage, StatusLevel};
@@ -28,6 +28,7 @@ const BATCH_BYTES: usize = 4 << 20;
 /// How often at most a participant is told about dropped messages.
 const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(2);
 const DROP_STATUS_ID: &str = "dropped-messages";
+const REFUSAL_STATUS_ID: &str = "refused-requests";
 
 /// Encodes outbox items for one participant instance: v2 framing, and the advertise form its
 /// protocol version wants (with its own schema table).
@@ -77,6 +78,12 @@ impl Encoder {
                 // capability in the gateway), so Time frames are not theirs.
                 Control::Binary(b) if b.first() == Some(&server_op::TIME) => return None,
                 Control::Binary(b) => return Some(v2::binary_frame(&b)),
+                Control::Parts { head, body } => {
+                    let mut joined = Vec::with_capacity(head.len() + body.len());
+                    joined.extend_from_slice(&head);
+                    joined.extend_from_slice(&body);
+                    return Some(v2::binary_frame(&joined));
+                }
             },
         };
         Some(v2::text_frame(&json))
@@ -117,6 +124,17 @@ pub(super) async fn write_loop(
         }
         let now = Instant::now();
         if last_report.is_none_or(|t| now.duration_since(t) >= DROP_REPORT_INTERVAL) {
+            if let Some((count, last)) = outbox.take_refusal_report() {
+                last_report = Some(now);
+                batch.insert(
+                    0,
+                    Outgoing::Control(Control::Status {
+                        level: StatusLevel::Error,
+                        message: refusal_report_message(count, &last),
+                        id: Some(REFUSAL_STATUS_ID.into()),
+                    }),
+                );
+            }
             let drops = outbox.take_drop_report();
             if !drops.is_empty() {
                 last_report = Some(now);
@@ -266,11 +284,7 @@ pub(super) fn handle_frame(shared: &Shared, identity: &str, frame: Frame) {
     }
     for (level, message) in refusals {
         tracing::debug!(%identity, %message, "viewer request refused");
-        let _ = outbox.push_control(Control::Status {
-            level,
-            message,
-            id: None,
-        });
+        outbox.push_refusal_status(level, message);
     }
 }
 

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 pub mod graph;
+mod publish_queue;
 pub mod qos;
 #[cfg(feature = "ros2")]
 #[allow(unsafe_code)]
@@ -27,6 +28,7 @@ pub mod sim;
 pub mod sim_services;
 
 pub use crate::config::ParamValue;
+pub use publish_queue::PublishLimits;
 
 /// Identifies one ROS subscription: the hub uses its channel id.
 pub type SubscriptionKey = u64;
@@ -170,6 +172,10 @@ pub enum RosCommand {
         key: PublisherKey,
     },
     /// Publish one CDR message (with its 4-byte encapsulation header) on a publisher.
+    ///
+    /// At most one `Publish` per publisher is in the channel at a time: dropping `payload`
+    /// (once published, or failed) lets the next one in, so a backend must drop it when done
+    /// and keep no clone of it (see `publish_queue`).
     Publish {
         /// As given to `Advertise`.
         key: PublisherKey,
@@ -217,6 +223,25 @@ pub enum RosCommand {
     WatchParameterEvents {
         /// True to listen.
         enabled: bool,
+    },
+    /// Offer a service on the gateway's own node (e.g. `/foxglove_gateway/save_blackbox`,
+    /// `std_srvs/srv/Trigger`): create a service server with exactly this absolute name. Each
+    /// request a peer makes is reported as [`RosEvent::ServiceRequest`] and answered by the core
+    /// with [`RosCommand::AnswerService`]. Sent once per service, at startup.
+    ProvideService {
+        /// Absolute service name.
+        service: String,
+        /// Type `pkg/srv/Type`.
+        type_name: String,
+    },
+    /// The core's answer to a [`RosEvent::ServiceRequest`].
+    AnswerService {
+        /// As given in the `ServiceRequest`.
+        request: u64,
+        /// The response as JSON of the service's response type (the shape of
+        /// [`crate::cdr::cdr_to_json`]), or `Err` when no answer can be given (the backend then
+        /// answers as its middleware allows, e.g. a default response, and logs the reason).
+        response: Result<serde_json::Value, String>,
     },
 }
 
@@ -287,17 +312,30 @@ pub enum RosEvent {
         /// (name within the node, new value).
         changed: Vec<(String, Option<ParamValue>)>,
     },
+    /// A peer called a service the core offers ([`RosCommand::ProvideService`]); answer it with
+    /// [`RosCommand::AnswerService`] carrying `request`.
+    ServiceRequest {
+        /// Identifies this request in the answer; allocated by the backend.
+        request: u64,
+        /// The service called (as given to `ProvideService`).
+        service: String,
+        /// The request as JSON, in the shape of [`crate::cdr::cdr_to_json`].
+        body: serde_json::Value,
+    },
 }
 
 /// Where a backend delivers message payloads. Implemented by the hub; must never block.
 pub trait MessageSink: Send + Sync + 'static {
-    /// One message arrived on subscription `key`; `log_time` is the receive time in ns.
-    fn message(&self, key: SubscriptionKey, log_time: u64, payload: Bytes);
+    /// One message arrived on subscription `key`; `log_time` is the receive time in ns and
+    /// `publish_time` the publisher's source timestamp in ns (backends that do not know it pass
+    /// `log_time`).
+    fn message(&self, key: SubscriptionKey, log_time: u64, publish_time: u64, payload: Bytes);
 }
 
 /// How a backend that sleeps in its own wait (the live backend waits in `rcl_wait`, not on the
-/// command channel) learns that commands are queued: it installs a bell, and every
-/// [`RosHandle::send`] rings it after queuing.
+/// command channel) learns that commands are queued: it installs a bell, and every command that
+/// enters the channel rings it (including a publication forwarded when the backend drops the
+/// previous one, see [`RosCommand::Publish`]).
 #[derive(Default)]
 pub struct CommandBell(OnceLock<Box<dyn Fn() + Send + Sync>>);
 
@@ -314,30 +352,63 @@ impl CommandBell {
     }
 }
 
-/// The handle the core keeps to talk to a running backend.
+/// The handle the core keeps to talk to a running backend: the one place commands are sent.
+///
+/// Publications go through a bounded per-publisher queue (`publish_queue`) in front of the
+/// channel, so a viewer flooding a topic cannot make the channel grow; everything else goes
+/// straight in (those commands are bounded by the limits of the requests that cause them).
 #[derive(Clone)]
 pub struct RosHandle {
-    commands: mpsc::UnboundedSender<RosCommand>,
-    bell: Arc<CommandBell>,
+    queue: Arc<publish_queue::PublishQueue>,
 }
 
 impl RosHandle {
-    /// Wrap the command channel of a backend, with the bell it may install.
-    pub fn new(commands: mpsc::UnboundedSender<RosCommand>, bell: Arc<CommandBell>) -> Self {
-        RosHandle { commands, bell }
+    /// Wrap the command channel of a backend, with the default publication bounds.
+    pub fn new(commands: mpsc::UnboundedSender<RosCommand>) -> Self {
+        Self::with_limits(commands, PublishLimits::default(), Arc::default())
+    }
+
+    /// Wrap the command channel of a backend, bounding queued publications by `limits`; `bell`
+    /// is rung whenever a command enters the channel.
+    pub fn with_limits(
+        commands: mpsc::UnboundedSender<RosCommand>,
+        limits: PublishLimits,
+        bell: Arc<CommandBell>,
+    ) -> Self {
+        RosHandle {
+            queue: Arc::new(publish_queue::PublishQueue::new(commands, limits, bell)),
+        }
     }
 
     /// Queue a command and ring the backend's bell. Returns false if the backend has stopped.
     pub fn send(&self, command: RosCommand) -> bool {
-        let sent = self.commands.send(command).is_ok();
-        self.bell.ring();
-        sent
+        match command {
+            RosCommand::Publish { key, payload } => self.queue.publish(key, payload),
+            RosCommand::Unadvertise { key } => self.queue.unadvertise(key),
+            other => self.queue.send_now(other),
+        }
+    }
+
+    /// Publications dropped since the last call because ROS did not take them fast enough,
+    /// by publisher.
+    pub fn take_publish_drops(&self) -> Vec<(PublisherKey, u64)> {
+        self.queue.take_drops()
+    }
+
+    /// Publications dropped since the start.
+    pub fn publish_dropped_total(&self) -> u64 {
+        self.queue.dropped_total()
+    }
+
+    /// Publications waiting for the backend (not yet in the channel): messages and bytes.
+    pub fn publish_waiting(&self) -> (usize, usize) {
+        self.queue.waiting()
     }
 }
 
 /// What a backend is given when it starts.
 pub struct BackendIo {
-    /// Commands from the core, in order.
+    /// Commands from the core, in order (publications bounded, see [`RosCommand::Publish`]).
     pub commands: mpsc::UnboundedReceiver<RosCommand>,
     /// Non-message events to the core. Rare (graph changes, failures), so unbounded is safe.
     pub events: mpsc::UnboundedSender<RosEvent>,
@@ -348,15 +419,16 @@ pub struct BackendIo {
 }
 
 /// Wire a backend to the core: returns the core's handle, the backend's side, and the event
-/// receiver for the core.
+/// receiver for the core. `publish` bounds the publications waiting for the backend.
 pub fn channel(
     messages: Arc<dyn MessageSink>,
+    publish: PublishLimits,
 ) -> (RosHandle, BackendIo, mpsc::UnboundedReceiver<RosEvent>) {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let bell = Arc::new(CommandBell::default());
     (
-        RosHandle::new(cmd_tx, bell.clone()),
+        RosHandle::with_limits(cmd_tx, publish, bell.clone()),
         BackendIo {
             commands: cmd_rx,
             events: ev_tx,

@@ -6,13 +6,23 @@
 //! in the graph with their QoS, a subscription receives every publisher's messages on its topic
 //! (the gateway's own publishers included), and publications from viewers reach the simulated
 //! subscribers.
+//!
+//! Its state is bounded whatever viewers do: publications from viewers are copied and handed on
+//! (nothing is logged), a simulated subscriber keeps at most [`SUBSCRIBER_DEPTH`] unread
+//! messages (newer ones are dropped and counted, like a full keep-last history), and graph
+//! changes viewers cause (their client channels) are coalesced: one snapshot at most every
+//! [`GRAPH_COALESCE`], as the r2r backend's polling does, so a viewer advertising thousands of
+//! channels costs one snapshot per period, not one per channel. Changes made by simulated nodes
+//! (tests, the demo) are sent at once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::{
     now_ns, BackendIo, GraphSnapshot, MessageSink, PublisherInfo, PublisherKey, Qos, RosCommand,
@@ -21,6 +31,10 @@ use super::{
 
 /// The node name the gateway's own publishers appear under.
 pub const GATEWAY_NODE: &str = "/foxglove_gateway";
+/// Unread messages a simulated subscriber keeps; newer ones are dropped (and counted).
+pub const SUBSCRIBER_DEPTH: usize = 10_000;
+/// Graph changes within this period are sent as one snapshot.
+pub const GRAPH_COALESCE: Duration = Duration::from_millis(50);
 
 /// A message seen by a simulated subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,13 +65,13 @@ pub(super) struct State {
     gateway_sub_topics: HashMap<SubscriptionKey, String>,
     /// Gateway publishers: key → sim publisher id.
     gateway_pubs: HashMap<PublisherKey, u64>,
-    observers: Vec<(String, mpsc::UnboundedSender<SimMessage>)>,
+    observers: Vec<(String, mpsc::Sender<SimMessage>)>,
     unsupported_types: BTreeSet<String>,
     last_snapshot: Option<GraphSnapshot>,
     pub(super) events: Option<mpsc::UnboundedSender<RosEvent>>,
     messages: Option<Arc<dyn MessageSink>>,
-    /// Every command seen, for tests that assert on the boundary.
-    log: Vec<RosCommand>,
+    /// The graph changed since the last snapshot was sent.
+    graph_dirty: bool,
     /// `use_sim_time`: follow `/clock` as the live ROS backend does.
     use_sim_time: bool,
     /// The last `/clock` value, with `use_sim_time`.
@@ -74,6 +88,10 @@ const CLOCK_TYPE: &str = "rosgraph_msgs/msg/Clock";
 #[derive(Clone, Default)]
 pub struct SimGraph {
     pub(super) state: Arc<Mutex<State>>,
+    /// Wakes the backend task to send a snapshot (after [`GRAPH_COALESCE`]).
+    changed: Arc<Notify>,
+    /// Messages simulated subscribers did not take (their queue was full).
+    subscriber_drops: Arc<AtomicU64>,
 }
 
 /// A simulated publisher; leaves the graph when dropped.
@@ -102,12 +120,32 @@ impl SimGraph {
             let mut s = self.state.lock();
             s.events = Some(events);
             s.messages = Some(messages);
+            s.graph_dirty = true;
         }
-        self.graph_changed();
+        self.flush_graph();
         let graph = self.clone();
         tokio::spawn(async move {
-            while let Some(cmd) = commands.recv().await {
-                graph.apply(cmd);
+            let mut flush_at: Option<tokio::time::Instant> = None;
+            loop {
+                let due = async {
+                    match flush_at {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    cmd = commands.recv() => match cmd {
+                        Some(cmd) => graph.apply(cmd),
+                        None => break,
+                    },
+                    _ = graph.changed.notified(), if flush_at.is_none() => {
+                        flush_at = Some(tokio::time::Instant::now() + GRAPH_COALESCE);
+                    }
+                    _ = due => {
+                        flush_at = None;
+                        graph.flush_graph();
+                    }
+                }
             }
         })
     }
@@ -146,11 +184,18 @@ impl SimGraph {
         }
     }
 
-    /// Observe every message published on `topic` (by simulated nodes and by viewers).
-    pub fn subscribe(&self, topic: &str) -> mpsc::UnboundedReceiver<SimMessage> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// Observe every message published on `topic` (by simulated nodes and by viewers). At most
+    /// [`SUBSCRIBER_DEPTH`] unread messages wait; newer ones are dropped and counted
+    /// ([`SimGraph::subscriber_drops`]).
+    pub fn subscribe(&self, topic: &str) -> mpsc::Receiver<SimMessage> {
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_DEPTH);
         self.state.lock().observers.push((topic.to_string(), tx));
         rx
+    }
+
+    /// Messages simulated subscribers did not take because their queue was full.
+    pub fn subscriber_drops(&self) -> u64 {
+        self.subscriber_drops.load(Ordering::Relaxed)
     }
 
     /// Make subscriptions and publishers of `type_name` fail, as the live ROS backend does for a type
@@ -178,14 +223,8 @@ impl SimGraph {
         self.state.lock().use_sim_time = on;
     }
 
-    /// Every command the core has sent so far.
-    pub fn command_log(&self) -> Vec<RosCommand> {
-        self.state.lock().log.clone()
-    }
-
     fn apply(&self, cmd: RosCommand) {
         let mut s = self.state.lock();
-        s.log.push(cmd.clone());
         match cmd {
             RosCommand::Subscribe {
                 key,
@@ -212,7 +251,8 @@ impl SimGraph {
                 drop(s);
                 if let Some(sink) = sink {
                     for payload in replay {
-                        sink.message(key, now_ns(), payload);
+                        let now = now_ns();
+                        sink.message(key, now, now, payload);
                     }
                 }
             }
@@ -251,24 +291,30 @@ impl SimGraph {
                 );
                 s.gateway_pubs.insert(key, id);
                 drop(s);
-                self.graph_changed();
+                self.graph_changed_later();
             }
             RosCommand::Unadvertise { key } => {
                 if let Some(id) = s.gateway_pubs.remove(&key) {
                     s.publishers.remove(&id);
                     drop(s);
-                    self.graph_changed();
+                    self.graph_changed_later();
                 }
             }
             RosCommand::Publish { key, payload } => {
-                let Some(id) = s.gateway_pubs.get(&key).copied() else {
-                    return;
-                };
+                let id = s.gateway_pubs.get(&key).copied();
                 drop(s);
-                self.deliver(id, payload);
+                // Like DDS on write: the middleware keeps its own copy, and the command's
+                // payload is dropped at once, which lets the publisher's next message in.
+                let copy = Bytes::copy_from_slice(&payload);
+                drop(payload);
+                if let Some(id) = id {
+                    self.deliver(id, copy);
+                }
             }
             cmd @ (RosCommand::CallService { .. }
             | RosCommand::CancelCall { .. }
+            | RosCommand::ProvideService { .. }
+            | RosCommand::AnswerService { .. }
             | RosCommand::GetParameters { .. }
             | RosCommand::SetParameters { .. }
             | RosCommand::WatchParameterEvents { .. }) => {
@@ -280,6 +326,8 @@ impl SimGraph {
 
     /// Hand a publication to every subscription on its topic.
     fn deliver(&self, publisher: u64, payload: Bytes) {
+        // The source timestamp DDS would carry: wall-clock time at publication.
+        let published = now_ns();
         let mut s = self.state.lock();
         let Some(p) = s.publishers.get_mut(&publisher) else {
             return;
@@ -305,11 +353,14 @@ impl SimGraph {
         s.observers.retain(|(_, tx)| !tx.is_closed());
         for (t, tx) in &s.observers {
             if *t == topic {
-                let _ = tx.send(SimMessage {
+                let msg = SimMessage {
                     topic: topic.clone(),
                     type_name: type_name.clone(),
                     payload: payload.clone(),
-                });
+                };
+                if tx.try_send(msg).is_err() {
+                    self.subscriber_drops.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         if s.use_sim_time && topic == CLOCK_TOPIC && type_name == CLOCK_TYPE {
@@ -325,13 +376,13 @@ impl SimGraph {
         let now = if s.use_sim_time {
             s.sim_time.unwrap_or(0)
         } else {
-            now_ns()
+            published
         };
         let sink = s.messages.clone();
         drop(s);
         if let Some(sink) = sink {
             for key in keys {
-                sink.message(key, now, payload.clone());
+                sink.message(key, now, published, payload.clone());
             }
         }
     }
@@ -359,9 +410,25 @@ impl SimGraph {
         snapshot
     }
 
-    /// Send the graph to the core if it changed, as the live ROS backend's poll does.
+    /// A change made by a simulated node (a test or the demo): sent at once.
     pub(super) fn graph_changed(&self) {
+        self.state.lock().graph_dirty = true;
+        self.flush_graph();
+    }
+
+    /// A change made by a viewer (its client channels): the backend task sends a snapshot
+    /// within [`GRAPH_COALESCE`], one for all changes meanwhile.
+    fn graph_changed_later(&self) {
+        self.state.lock().graph_dirty = true;
+        self.changed.notify_one();
+    }
+
+    /// Send the graph to the core if it changed, as the r2r backend's poll does.
+    fn flush_graph(&self) {
         let mut s = self.state.lock();
+        if !std::mem::take(&mut s.graph_dirty) {
+            return;
+        }
         let snap = Self::snapshot(&s);
         if s.last_snapshot.as_ref() == Some(&snap) {
             return;

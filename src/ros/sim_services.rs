@@ -15,6 +15,9 @@ use serde_json::Value;
 use super::sim::{send_event, SimGraph};
 use super::{GraphSnapshot, ParamValue, RosCommand, RosEvent, ServiceInfo, TopicSubscribers};
 
+/// Calls a simulated graph remembers for [`SimGraph::service_calls`]; older ones are forgotten.
+pub const CALLS_KEPT: usize = 1024;
+
 /// What a simulated service server does with one request.
 #[derive(Debug, Clone)]
 pub enum SimReply {
@@ -55,8 +58,13 @@ pub(super) struct Extra {
     param_nodes: BTreeMap<String, SimParamNode>,
     next_id: u64,
     watching_params: bool,
-    /// Calls received, in order (service name, request), for tests.
-    calls: Vec<(String, Value)>,
+    /// The last [`CALLS_KEPT`] calls received, in order (service name, request), for tests.
+    calls: std::collections::VecDeque<(String, Value)>,
+    /// Services the gateway offers on its own node ([`RosCommand::ProvideService`]): name → type.
+    provided: BTreeMap<String, String>,
+    /// Peer requests to those services waiting for the gateway's answer.
+    peer_requests: BTreeMap<u64, tokio::sync::oneshot::Sender<Result<Value, String>>>,
+    next_request: u64,
 }
 
 impl Extra {
@@ -68,6 +76,12 @@ impl Extra {
                 .entry((s.name.clone(), s.type_name.clone()))
                 .or_default()
                 .insert(s.node.clone());
+        }
+        for (name, type_name) in &self.provided {
+            services
+                .entry((name.clone(), type_name.clone()))
+                .or_default()
+                .insert(super::sim::GATEWAY_NODE.to_string());
         }
         snap.services = services
             .into_iter()
@@ -242,13 +256,60 @@ impl SimGraph {
         self.state.lock().extra.watching_params
     }
 
-    /// Every service request received so far: (service, request JSON).
+    /// The last [`CALLS_KEPT`] service requests received: (service, request JSON).
     pub fn service_calls(&self) -> Vec<(String, Value)> {
-        self.state.lock().extra.calls.clone()
+        self.state.lock().extra.calls.iter().cloned().collect()
+    }
+
+    /// Call a service the gateway offers on its own node, as a ROS peer would (`ros2 service
+    /// call`). The receiver gets the gateway's answer; `Err` at once if the gateway does not
+    /// offer `service`.
+    pub fn call_gateway_service(
+        &self,
+        service: &str,
+        body: Value,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Value, String>>, String> {
+        let s = &mut *self.state.lock();
+        if !s.extra.provided.contains_key(service) {
+            return Err(format!("service {service} is not available"));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        s.extra.next_request += 1;
+        let request = s.extra.next_request;
+        s.extra.peer_requests.insert(request, tx);
+        send_event(
+            s,
+            RosEvent::ServiceRequest {
+                request,
+                service: service.to_string(),
+                body,
+            },
+        );
+        Ok(rx)
+    }
+
+    /// Services the gateway offers on its own node: (name, type).
+    pub fn gateway_services(&self) -> Vec<(String, String)> {
+        let s = self.state.lock();
+        s.extra
+            .provided
+            .iter()
+            .map(|(n, t)| (n.clone(), t.clone()))
+            .collect()
     }
 
     pub(super) fn apply_extra(&self, cmd: RosCommand) {
         match cmd {
+            RosCommand::ProvideService { service, type_name } => {
+                self.state.lock().extra.provided.insert(service, type_name);
+                self.graph_changed();
+            }
+            RosCommand::AnswerService { request, response } => {
+                let tx = self.state.lock().extra.peer_requests.remove(&request);
+                if let Some(tx) = tx {
+                    let _ = tx.send(response);
+                }
+            }
             RosCommand::CallService {
                 call,
                 service,
@@ -308,7 +369,12 @@ impl SimGraph {
     fn call(&self, call: u64, service: &str, type_name: &str, request: Value) {
         let (handler, events) = {
             let mut s = self.state.lock();
-            s.extra.calls.push((service.to_string(), request.clone()));
+            if s.extra.calls.len() >= CALLS_KEPT {
+                s.extra.calls.pop_front();
+            }
+            s.extra
+                .calls
+                .push_back((service.to_string(), request.clone()));
             let handler = s
                 .extra
                 .services

@@ -100,6 +100,12 @@ impl SchemaStore {
             .clone())
     }
 
+    /// Make `schema` the definition of its type, ahead of anything on the prefixes (playback:
+    /// the definitions a recording carries are the ones its messages were written with).
+    pub fn insert_resolved(&self, schema: Arc<ResolvedSchema>) {
+        self.resolved.write().insert(schema.name.clone(), schema);
+    }
+
     /// A service type `pkg/srv/Type`: its request and response.
     pub fn service(
         &self,

@@ -4,6 +4,12 @@
 //! flushes only when the outbox is empty, so a busy connection writes large TCP segments. Every
 //! socket write is bounded by the keepalive timeout, so a viewer that stops reading is dropped
 //! instead of holding its task forever; its outbox bounds memory meanwhile.
+//!
+//! Refused requests go on the outbox's refusal lane: a viewer that floods bad requests gets
+//! some answers and a summary, and is never disconnected for it. A viewer that breaks the
+//! WebSocket rules is closed with the code that says what happened (1009 message too big, 1002
+//! protocol error, 1007 invalid UTF-8, 1008 policy: the shared incoming budget, a control queue
+//! it does not read), the same reason as text, and an INFO log line.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,24 +17,32 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::outbox::drop_report_message;
+use crate::hub::outbox::{drop_report_message, refusal_report_message};
 use crate::hub::session;
 use crate::hub::{CloseReason, Control, Hub, Limits, Outbox, Outgoing};
 use crate::protocol::binary;
 use crate::protocol::server::{ServerMessage, StatusLevel, ADVERTISE_BATCH};
+use crate::ws::incoming::BudgetError;
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// How often at most a viewer is told about dropped messages.
 const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(2);
 /// Status id of the drop report, so the app replaces the previous one instead of piling up.
 const DROP_STATUS_ID: &str = "dropped-messages";
+/// Status id of the summary of refusals not answered one by one.
+const REFUSAL_STATUS_ID: &str = "refused-requests";
+/// Asset responses go out in continuation frames of this size, so the writer's buffer never
+/// grows to an asset's size.
+const PART_CHUNK: usize = 256 * 1024;
 /// Messages taken from the outbox per lock.
 const BATCH_ITEMS: usize = 256;
 /// Payloads from this size on are sent without being copied behind their header (see `encode`);
@@ -36,10 +50,17 @@ const BATCH_ITEMS: usize = 256;
 const FRAGMENT_FROM: usize = 16 * 1024;
 /// Data bytes taken from the outbox per lock.
 const BATCH_BYTES: usize = 4 << 20;
+/// Bytes a writer sends before letting other tasks run.
+const YIELD_BYTES: usize = 1 << 20;
+/// Incoming messages from this size on are handled on the blocking pool: parsing 16 MiB of JSON
+/// must not hold up an async worker (and everyone's data) for a tenth of a second.
+const OFFLOAD_FROM: usize = 64 * 1024;
 
+/// Serve one upgraded connection until it ends.
 pub(super) async fn run<S>(
     hub: Arc<Hub>,
-    ws: WebSocketStream<S>,
+    mut socket: S,
+    config: WebSocketConfig,
     peer: SocketAddr,
     token: CancellationToken,
 ) where
@@ -55,6 +76,27 @@ pub(super) async fn run<S>(
     let info = ServerMessage::ServerInfo(hub.server_info()).to_json();
     let _ = outbox.push_control(Control::Text(info));
     let client = hub.connect(outbox.clone());
+
+    // The first burst (serverInfo, advertisements with their schemas, statuses: ~10 KiB for the
+    // demo) is written before tungstenite takes the socket: its write buffer keeps the size of
+    // the largest burst it ever held, and an idle viewer should not pay for this one for life.
+    let mut first = Vec::new();
+    let _ = outbox.pop_batch(&mut first, usize::MAX, usize::MAX);
+    let mut bytes = Vec::new();
+    for msg in first.into_iter().flat_map(encode) {
+        raw_frame(msg, &mut bytes);
+    }
+    let write = async {
+        socket.write_all(&bytes).await?;
+        socket.flush().await
+    };
+    if let Err(e) = bounded(cfg.keepalive_timeout, write).await {
+        tracing::info!(%peer, client, reason = %e, "connection closed");
+        hub.disconnect(client);
+        return;
+    }
+    drop(bytes);
+    let ws = WebSocketStream::from_raw_socket(socket, Role::Server, Some(config)).await;
 
     let (sink, stream) = ws.split();
     let started = Instant::now();
@@ -88,41 +130,102 @@ async fn read_loop<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    loop {
+    let why = loop {
         let msg = tokio::select! {
             _ = token.cancelled() => return,
             msg = stream.next() => msg,
         };
         let msg = match msg {
-            None => break,
-            Some(Err(e)) => {
-                tracing::debug!(client, error = %e, "read failed");
-                break;
-            }
+            None => break CloseReason::Requested("the connection ended".into()),
+            Some(Err(e)) => break read_error(client, &e),
             Some(Ok(m)) => m,
         };
         last_seen.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         let errors = match msg {
+            Message::Text(text) if text.len() >= OFFLOAD_FROM => {
+                let hub = hub.clone();
+                offload(move || session::handle_text(&hub, client, text.as_str())).await
+            }
+            Message::Binary(data) if data.len() >= OFFLOAD_FROM => {
+                let hub = hub.clone();
+                offload(move || session::handle_binary(&hub, client, data)).await
+            }
             Message::Text(text) => session::handle_text(&hub, client, text.as_str()),
             Message::Binary(data) => session::handle_binary(&hub, client, data),
-            Message::Close(_) => break,
+            Message::Close(frame) => {
+                let why = match frame {
+                    Some(f) if !f.reason.is_empty() => {
+                        format!("viewer closed the connection ({}: {})", f.code, f.reason)
+                    }
+                    Some(f) => format!("viewer closed the connection ({})", f.code),
+                    None => "viewer closed the connection".into(),
+                };
+                break CloseReason::Requested(why);
+            }
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         };
         for e in errors {
             tracing::debug!(client, error = %e, "viewer request refused");
-            let status = Control::Status {
-                level: e.level(),
-                message: e.to_string(),
-                id: None,
-            };
-            if outbox.push_control(status).is_err() {
-                break;
-            }
+            outbox.push_refusal_status(e.level(), e.to_string());
+        }
+    };
+    outbox.close(why);
+}
+
+/// Run a large request's handling on the blocking pool (the reader waits: order is kept).
+async fn offload<F>(handle: F) -> Vec<crate::hub::ClientError>
+where
+    F: FnOnce() -> Vec<crate::hub::ClientError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(handle).await {
+        Ok(errors) => errors,
+        Err(e) => {
+            tracing::error!(error = %e, "handling a viewer request failed");
+            Vec::new()
         }
     }
-    outbox.close(CloseReason::Requested(
-        "viewer closed the connection".into(),
-    ));
+}
+
+/// What a read error means for the viewer: the close code and reason it gets (logged at INFO),
+/// or just the end of a connection that is gone.
+fn read_error(client: u64, e: &WsError) -> CloseReason {
+    let refused = |code: CloseCode, reason: String| {
+        tracing::info!(
+            client,
+            code = u16::from(code),
+            "closing the connection: {reason}"
+        );
+        CloseReason::Refused {
+            code: code.into(),
+            reason,
+        }
+    };
+    match e {
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => refused(
+            CloseCode::Size,
+            format!(
+                "message of {size} bytes over the limit of {max_size} (max_incoming_message_size)"
+            ),
+        ),
+        WsError::Capacity(c) => refused(CloseCode::Size, c.to_string()),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            CloseReason::Requested("the viewer went away without closing".into())
+        }
+        WsError::Protocol(p) => refused(CloseCode::Protocol, format!("protocol error: {p}")),
+        WsError::Utf8(_) => refused(
+            CloseCode::Invalid,
+            "a text message is not valid UTF-8".into(),
+        ),
+        WsError::Io(io) => match io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<BudgetError>())
+        {
+            Some(b @ BudgetError::TooLarge { .. }) => refused(CloseCode::Size, b.to_string()),
+            Some(b) => refused(CloseCode::Policy, b.to_string()),
+            None => CloseReason::Requested(format!("read failed: {io}")),
+        },
+        other => CloseReason::Requested(format!("read failed: {other}")),
+    }
 }
 
 async fn write_loop<S>(
@@ -136,7 +239,9 @@ async fn write_loop<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut batch = Vec::with_capacity(BATCH_ITEMS);
+    // Grows to what the batches need: an idle viewer must not pay for a full batch up front.
+    let mut batch = Vec::new();
+    let mut since_yield = 0usize;
     let mut next_ping = Instant::now() + ping_every;
     let mut last_report = Instant::now() - DROP_REPORT_INTERVAL;
     let mut dropped_reported = 0u64;
@@ -147,8 +252,10 @@ where
             let (code, text) = match &reason {
                 CloseReason::ControlOverflow { .. } => (CloseCode::Policy, reason.to_string()),
                 CloseReason::Requested(r) => (CloseCode::Normal, r.clone()),
+                CloseReason::Refused { code, reason } => (CloseCode::from(*code), reason.clone()),
             };
-            if matches!(reason, CloseReason::ControlOverflow { .. }) {
+            if !matches!(reason, CloseReason::Requested(_)) {
+                // The close reason is cut at 123 bytes; the status carries all of it.
                 let status = status_json(StatusLevel::Error, &text, None);
                 let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(status)).await;
             }
@@ -180,6 +287,15 @@ where
             }
         }
         if now.duration_since(last_report) >= DROP_REPORT_INTERVAL {
+            if let Some((count, last)) = outbox.take_refusal_report() {
+                last_report = now;
+                let text = refusal_report_message(count, &last);
+                tracing::info!(refused = count, "{text}");
+                let msg = status_json(StatusLevel::Error, &text, Some(REFUSAL_STATUS_ID));
+                if let Err(e) = write(&mut sink, msg, timeout).await {
+                    return e;
+                }
+            }
             let drops = outbox.take_drop_report();
             if !drops.is_empty() {
                 last_report = now;
@@ -212,10 +328,23 @@ where
             continue;
         }
         for item in batch.drain(..) {
+            let size = match &item {
+                Outgoing::Data(d) => d.payload.len(),
+                Outgoing::Control(Control::Parts { body, .. }) => body.len(),
+                Outgoing::Control(_) => 0,
+            };
             for msg in encode(item) {
                 if let Err(e) = write(&mut sink, msg, timeout).await {
                     return e;
                 }
+            }
+            // A socket that always takes more would let this task copy megabytes without
+            // yielding; other viewers' writers and the robot's own tasks come first after each
+            // YIELD_BYTES.
+            since_yield += size;
+            if since_yield >= YIELD_BYTES {
+                since_yield = 0;
+                tokio::task::yield_now().await;
             }
         }
     }
@@ -315,6 +444,47 @@ fn encode(item: Outgoing) -> Vec<Message> {
             }
             Control::Text(t) => vec![Message::text(t)],
             Control::Binary(b) => vec![Message::Binary(b)],
+            Control::Parts { head, body } => parts(head, body),
         },
     }
+}
+
+/// A message as the server frames it (unmasked), appended to `out`.
+fn raw_frame(msg: Message, out: &mut Vec<u8>) {
+    let frame = match msg {
+        Message::Text(t) => Frame::message(t, OpCode::Data(OpData::Text), true),
+        Message::Binary(b) => Frame::message(b, OpCode::Data(OpData::Binary), true),
+        Message::Frame(f) => f,
+        // The first burst has no control frames of the WebSocket layer.
+        Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return,
+    };
+    // Writing into a Vec cannot fail.
+    let _ = frame.format(out);
+}
+
+/// A two-part binary message as fragments: the head, then the body in [`PART_CHUNK`] slices
+/// (shared, not copied). Small ones are joined.
+fn parts(head: bytes::Bytes, body: bytes::Bytes) -> Vec<Message> {
+    if body.len() < FRAGMENT_FROM {
+        let mut joined = Vec::with_capacity(head.len() + body.len());
+        joined.extend_from_slice(&head);
+        joined.extend_from_slice(&body);
+        return vec![Message::Binary(joined.into())];
+    }
+    let mut out = vec![Message::Frame(Frame::message(
+        head,
+        OpCode::Data(OpData::Binary),
+        false,
+    ))];
+    let mut at = 0;
+    while at < body.len() {
+        let end = (at + PART_CHUNK).min(body.len());
+        out.push(Message::Frame(Frame::message(
+            body.slice(at..end),
+            OpCode::Data(OpData::Continue),
+            end == body.len(),
+        )));
+        at = end;
+    }
+    out
 }

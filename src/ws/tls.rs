@@ -2,19 +2,15 @@
 //!
 //! Everything is checked at startup so a wrong path, an empty or garbled PEM file, or a key that
 //! does not belong to the certificate stops the gateway with a message naming the parameter and
-//! the file, instead of failing every viewer's handshake later.
+//! the file, instead of failing every viewer's handshake later. The handshake itself is bounded
+//! by `handshake_timeout_ms`, together with the HTTP upgrade after it (see [`super`]).
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
-
-/// How long a client may take to complete the TLS handshake before it is dropped, so idle or
-/// stalled sockets cannot pile up.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why TLS could not be set up. Each variant names the parameter and the file.
 #[derive(Debug, thiserror::Error)]

@@ -23,6 +23,11 @@ use foxglove_gateway::schema::SchemaStore;
 
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A complete upgrade request offering `foxglove.sdk.v1`, for raw-socket tests.
+pub const UPGRADE_REQUEST: &str = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: foxglove.sdk.v1\r\n\r\n";
+
 pub struct TestServer {
     pub gateway: Gateway,
     pub sim: SimGraph,
@@ -222,6 +227,32 @@ impl Client {
         f.extend_from_slice(&channel.to_le_bytes());
         f.extend_from_slice(payload);
         self.send_binary(f).await;
+    }
+
+    /// Read until the server closes: the close code and reason (None if the connection ended
+    /// without a Close frame). Statuses seen on the way are kept in `pending`.
+    pub async fn expect_close(&mut self) -> Option<(u16, String)> {
+        loop {
+            let m = tokio::time::timeout(TIMEOUT, self.ws.next())
+                .await
+                .expect("closed in time");
+            match m {
+                Some(Ok(Message::Close(f))) => {
+                    return f.map(|f| (u16::from(f.code), f.reason.to_string()))
+                }
+                Some(Ok(m)) => self.pending.push_back(m),
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// Statuses received so far and set aside (by `expect_close` and others).
+    pub fn pending_statuses(&self) -> Vec<Value> {
+        self.pending
+            .iter()
+            .filter(|m| is_op(m, "status"))
+            .map(to_json)
+            .collect()
     }
 
     /// No data arrives for `d` (data set aside earlier counts too).

@@ -61,6 +61,10 @@ const LOSS_REPORT: Duration = Duration::from_secs(2);
 /// At most this many messages are taken from one reader per pass, so one firehose topic cannot
 /// starve the others; the next wait returns at once while any reader still has data.
 const MAX_TAKE_PER_PASS: usize = 256;
+/// Requests to services the core offers that may wait for its answer at once.
+const MAX_SERVED: usize = 64;
+/// How long such a request may wait before it gets the default response.
+const SERVED_TIMEOUT: Duration = Duration::from_secs(30);
 const CLOCK_TOPIC: &str = "/clock";
 const CLOCK_TYPE: &str = "rosgraph_msgs/msg/Clock";
 const PARAM_EVENTS_TOPIC: &str = "/parameter_events";
@@ -277,6 +281,14 @@ struct Subscription {
     reported_lost: u64,
 }
 
+/// A request to a service the core offers, waiting for the core's answer.
+struct Served {
+    service: ServiceId,
+    header: rcl::RequestHeader,
+    type_name: String,
+    deadline: Instant,
+}
+
 struct ClientPublisher {
     topic: String,
     type_name: String,
@@ -296,6 +308,11 @@ struct RosThread {
     sink: Arc<dyn MessageSink>,
     params: ParamsHandle,
     own_params: HashMap<ServiceId, ParamService>,
+    /// Services the core offers on this node (`ProvideService`): name and type.
+    provided: HashMap<ServiceId, (String, String)>,
+    /// Requests to them waiting for the core's answer.
+    served: HashMap<u64, Served>,
+    next_served: u64,
     subs: BTreeMap<SubscriptionKey, Subscription>,
     by_id: HashMap<SubscriptionId, SubscriptionKey>,
     pubs: BTreeMap<PublisherKey, ClientPublisher>,
@@ -330,6 +347,9 @@ impl RosThread {
             sink: io.messages,
             params,
             own_params,
+            provided: HashMap::new(),
+            served: HashMap::new(),
+            next_served: 0,
             subs: BTreeMap::new(),
             by_id: HashMap::new(),
             pubs: BTreeMap::new(),
@@ -374,6 +394,9 @@ impl RosThread {
             }
             let now = Instant::now();
             self.calls.poll(&mut self.node, now);
+            if !self.served.is_empty() {
+                self.expire_served(now);
+            }
             self.graph_dirty |= ready.graph_changed;
             if (self.graph_dirty && now >= self.next_graph)
                 || now >= self.next_graph + GRAPH_REFRESH
@@ -399,6 +422,9 @@ impl RosThread {
             until = until.min(now + DISCOVERY_POLL);
         }
         if let Some(d) = self.calls.next_deadline() {
+            until = until.min(d);
+        }
+        if let Some(d) = self.served.values().map(|s| s.deadline).min() {
             until = until.min(d);
         }
         until = until.min(self.next_loss_report);
@@ -474,6 +500,23 @@ impl RosThread {
                 .calls
                 .set_parameters(&mut self.node, &self.events, request, node, parameters),
             RosCommand::WatchParameterEvents { enabled } => self.watch_parameter_events(enabled),
+            RosCommand::ProvideService { service, type_name } => {
+                match self
+                    .node
+                    .create_service(&service, &type_name, rcl::services_qos())
+                {
+                    Ok(id) => {
+                        debug!(%service, %type_name, "offering a service");
+                        self.provided.insert(id, (service, type_name));
+                    }
+                    Err(e) => warn!(%service, "cannot offer the service: {e}"),
+                }
+            }
+            RosCommand::AnswerService { request, response } => {
+                if let Some(served) = self.served.remove(&request) {
+                    self.answer_served(served, response);
+                }
+            }
         }
     }
 
@@ -604,7 +647,12 @@ impl RosThread {
                     if let Some(s) = self.subs.get_mut(&key) {
                         count_gap(&mut s.last_seq, &mut s.gaps, m.publisher, m.sequence);
                     }
-                    self.sink.message(key, log_time, m.payload);
+                    // The publisher's source timestamp, where the middleware gives one.
+                    let publish_time = u64::try_from(m.source_timestamp)
+                        .ok()
+                        .filter(|&t| t > 0)
+                        .unwrap_or(log_time);
+                    self.sink.message(key, log_time, publish_time, m.payload);
                 }
                 Ok(None) => return,
                 Err(e) => {
@@ -653,8 +701,98 @@ impl RosThread {
         }
     }
 
-    /// Answer requests to the node's own services (its parameters).
+    /// Hand requests to a service the core offers over to the core (it answers with
+    /// `AnswerService`). At most [`MAX_SERVED`] wait at a time; beyond that, and past
+    /// [`SERVED_TIMEOUT`], a request gets the default response at once (logged).
+    fn take_provided_requests(&mut self, id: ServiceId) {
+        let Some((service, type_name)) = self.provided.get(&id).cloned() else {
+            return;
+        };
+        for _ in 0..MAX_TAKE_PER_PASS {
+            let (header, cdr) = match self.node.take_request(id) {
+                Ok(Some(r)) => r,
+                Ok(None) => return,
+                Err(e) => {
+                    debug!("cannot take a request: {e}");
+                    return;
+                }
+            };
+            let served = Served {
+                service: id,
+                header,
+                type_name: type_name.clone(),
+                deadline: Instant::now() + SERVED_TIMEOUT,
+            };
+            let body = self
+                .schemas
+                .message(&format!("{type_name}_Request"))
+                .map_err(|e| e.to_string())
+                .and_then(|s| cdr_to_json(&s, &cdr).map_err(|e| e.to_string()));
+            match body {
+                Ok(body) if self.served.len() < MAX_SERVED => {
+                    self.next_served += 1;
+                    let request = self.next_served;
+                    self.served.insert(request, served);
+                    let _ = self.events.send(RosEvent::ServiceRequest {
+                        request,
+                        service: service.clone(),
+                        body,
+                    });
+                }
+                Ok(_) => self.answer_served(
+                    served,
+                    Err(format!("{MAX_SERVED} requests are already waiting")),
+                ),
+                Err(e) => self.answer_served(served, Err(format!("unreadable request: {e}"))),
+            }
+        }
+    }
+
+    /// Send the core's answer; without one, the response type's defaults (rcl has no way to
+    /// refuse a request), and the reason goes to the log.
+    fn answer_served(&mut self, served: Served, response: Result<serde_json::Value, String>) {
+        let response = response.unwrap_or_else(|reason| {
+            warn!(type_name = %served.type_name, "answering a request with defaults: {reason}");
+            serde_json::json!({})
+        });
+        let cdr = self
+            .schemas
+            .message(&format!("{}_Response", served.type_name))
+            .map_err(|e| e.to_string())
+            .and_then(|s| json_to_cdr(&s, &response).map_err(|e| e.to_string()));
+        match cdr {
+            Ok(cdr) => {
+                if let Err(e) = self
+                    .node
+                    .send_response(served.service, &served.header, &cdr)
+                {
+                    debug!("cannot send a response: {e}");
+                }
+            }
+            Err(e) => warn!(type_name = %served.type_name, "cannot encode a response: {e}"),
+        }
+    }
+
+    /// Answer, with defaults, requests the core left waiting too long.
+    fn expire_served(&mut self, now: Instant) {
+        let expired: Vec<u64> = self
+            .served
+            .iter()
+            .filter(|(_, s)| s.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in expired {
+            if let Some(s) = self.served.remove(&k) {
+                self.answer_served(s, Err("the gateway did not answer in time".into()));
+            }
+        }
+    }
+
+    /// Answer requests to the node's own services (its parameters, and what the core offers).
     fn take_requests(&mut self, id: ServiceId) {
+        if self.provided.contains_key(&id) {
+            return self.take_provided_requests(id);
+        }
         let Some(&service) = self.own_params.get(&id) else {
             return;
         };
