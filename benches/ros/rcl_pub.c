@@ -1,8 +1,9 @@
 // The real-ROS benchmark's publisher (scripts/bench-ros.sh): a plain rcl node publishing
 // sensor_msgs/msg/CompressedImage at a fixed rate, as serialized CDR built once (the same layout
 // as benches/compare/src/payload.rs: sequence number and send time in the first 16 data bytes).
-// C against rcl because rclpy cannot hold 20 kHz on a small machine; it measures and reports the
-// rate it achieved, so a slow publisher is visible in the results, never mistaken for loss.
+// C against rcl so the publisher takes as little CPU from the gateway as possible (about half of
+// what rclpy needs at 20 kHz); it measures and reports the rate it achieved, so a slow publisher
+// is visible in the results, never mistaken for loss.
 //
 //   rcl_pub --size BYTES --rate HZ --duration-ms MS [--depth N] [--topic T] [--best-effort]
 //

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The real-ROS benchmark's rclpy publisher: same arguments and stdio protocol as rcl_pub.c
 (READY, GO, DONE <sent> <cpu ns> <elapsed ns> <matched>), same payload layout. Shows what an
-rclpy node can publish; the default publisher is rcl_pub (C), which holds 20 kHz."""
+rclpy node can publish; the default publisher is rcl_pub (C), which needs about half the CPU."""
 import argparse
 import sys
 import time
