@@ -141,6 +141,13 @@ export const SERVICES = {
 export const SILENT = { node: "rostier_silent", name: "/rostier/silent", type: "std_srvs/srv/Trigger" };
 
 /** The main robot peer: /rostier_robot and friends. */
+/** The black box: what it keeps and the service that saves it (issue 12). */
+export const BLACKBOX = {
+  seconds: 3,
+  topics: ["/rostier/chatter", "/rostier/pose", "/rostier/scan"],
+  service: "/foxglove_gateway/save_blackbox",
+};
+
 export function robotSpec() {
   const periodic = (t, period, qos = RELIABLE) => ({ ...t, period, qos });
   return {

@@ -37,7 +37,15 @@ const LAUNCH_ARGS = [
   "address:=127.0.0.1",
   `client_topic_whitelist:=[${S.CLIENT_WHITELIST.map((t) => `'${t}'`).join(",")}]`,
   "service_call_timeout_ms:=2000",
+  // Issue 12: the black box keeps the last few seconds of some of the peers' topics.
+  `blackbox_seconds:=${S.BLACKBOX.seconds}`,
+  `blackbox_topic_whitelist:=[${S.BLACKBOX.topics.map((t) => `'${t}'`).join(",")}]`,
+  `recordings_dir:=${path.join(LOG_DIR, "recordings")}`,
 ];
+
+// The independent MCAP reader (PyPI mcap + mcap-ros2-support, scripts/install-test-deps.sh).
+const MCAP_PYTHON = process.env.MCAP_PYTHON ?? path.join(HERE, "..", "..", "target", "test-venv", "bin", "python");
+const MCAP_ORACLE = path.join(HERE, "..", "python", "mcap_oracle.py");
 
 const TWIST_SCHEMA = `geometry_msgs/Vector3 linear
 geometry_msgs/Vector3 angular
@@ -432,6 +440,77 @@ def("connection graph", 15_000, async () => {
   if (!svc?.providerIds.includes("/rostier_robot")) problems.push(`${S.SERVICES.setBool.name} providers ${describe(svc)}`);
   if (problems.length) fail(`first connectionGraphUpdate lacks: ${problems.join("; ")}`);
   return `first update: /rostier/odom ← [${pub.publisherIds}], ${S.CMD_VEL} → [${sub.subscriberIds}], ${svc.name} by [${svc.providerIds}]; ${g.publishedTopics.length} published topics, ${g.subscribedTopics.length} subscribed, ${g.advertisedServices.length} services`;
+});
+
+// --- the black box (issue 12) ---
+/**
+ * Read a saved black box with the independent reader and check it: valid summary and index
+ * (indexed, linear and statistics counts agree; zstd chunks with message indexes), the ROS 2
+ * profile, messages that decode to what the rclpy peer published, and the last
+ * `blackbox_seconds` before the save covered.
+ */
+async function checkBlackbox(name, savedAt) {
+  const file = path.join(LOG_DIR, "recordings", `${name}.mcap`);
+  const r = await run(MCAP_PYTHON, [MCAP_ORACLE, "read", file], { timeoutMs: 30_000 });
+  if (r.code !== 0) fail(`the independent reader refused ${name}.mcap: ${(r.stdout + r.stderr).trim().slice(0, 400)}`);
+  const f = JSON.parse(r.stdout);
+  const st = f.statistics;
+  if (f.profile !== "ros2") fail(`profile ${JSON.stringify(f.profile)}, expected "ros2"`);
+  if (!(st.message_count === f.indexed_count && f.indexed_count === f.linear_count)) fail(`counts disagree: statistics ${st.message_count}, indexed ${f.indexed_count}, linear ${f.linear_count}`);
+  if (!f.chunk_indexes.length || f.chunk_indexes.some((c) => c.compression !== "zstd" || !c.message_index_channels.length)) fail(`chunks: ${describe(f.chunk_indexes)}`);
+  const problems = [];
+  const counts = {};
+  for (const t of S.BLACKBOX.topics) {
+    const ch = f.channels.find((c) => c.topic === t);
+    const spec = S.TOPICS.find((x) => x.topic === t) ?? (t === S.SCAN_TOPIC.topic ? S.SCAN_TOPIC : undefined);
+    if (!ch) {
+      problems.push(`no channel ${t}`);
+      continue;
+    }
+    if (ch.schema_name !== spec.type || ch.schema_encoding !== "ros2msg" || ch.message_encoding !== "cdr") problems.push(`${t}: ${ch.schema_name} ${ch.schema_encoding}/${ch.message_encoding}`);
+    const msgs = f.messages.filter((m) => m.topic === t);
+    counts[t] = msgs.length;
+    const bad = msgs.map((m) => mismatch(m.msg, spec.value)).find(Boolean);
+    if (bad) problems.push(`${t}: a message does not decode to what was published: ${bad}`);
+  }
+  // Log time is when the gateway received a message, publish time the publisher's own stamp.
+  const stamps = f.messages.filter((m) => !(m.publish_time > 0 && m.publish_time <= m.log_time + 1e6));
+  if (stamps.length) problems.push(`${stamps.length} message(s) with a publish time after their log time (or none): ${describe(stamps[0])}`);
+  if (problems.length) fail(problems.join("; "));
+  // Coverage: the 5 Hz topics fill the whole window up to the save.
+  const window = S.BLACKBOX.seconds * 1e9;
+  const saved = BigInt(savedAt) * 1_000_000n;
+  const first = BigInt(st.message_start_time);
+  const last = BigInt(st.message_end_time);
+  const span = Number(last - first) / 1e9;
+  const lastAgo = Number(saved - last) / 1e9;
+  if (span < S.BLACKBOX.seconds - 0.5) fail(`covers ${span.toFixed(2)} s, expected the last ${S.BLACKBOX.seconds} s`);
+  if (Number(saved - first) > window + 1.5e9) fail(`the first message is ${(Number(saved - first) / 1e9).toFixed(2)} s before the save: older than blackbox_seconds ${S.BLACKBOX.seconds}`);
+  if (lastAgo > 1.0 || lastAgo < -1.0) fail(`the last message is ${lastAgo.toFixed(2)} s away from the save`);
+  for (const [t, n] of Object.entries(counts)) if (n < S.BLACKBOX.seconds * 4) problems.push(`${t}: only ${n} messages`);
+  if (problems.length) fail(problems.join("; "));
+  return `${name}.mcap: ${st.message_count} messages in ${f.chunk_indexes.length} zstd chunk(s), indexed = linear = statistics count, ${Object.entries(counts).map(([t, n]) => `${t} ×${n}`).join(", ")} decoded = published; covers ${span.toFixed(2)} s, the last message ${lastAgo.toFixed(2)} s before the save request (±1 s allowed)`;
+}
+
+def("black box save (ROS service)", 40_000, async () => {
+  const t0 = Date.now();
+  const r = await ros2(["service", "call", S.BLACKBOX.service, "std_srvs/srv/Trigger"]);
+  const m = /success=True, message='([^']+)'/.exec(r.stdout);
+  if (!m) fail(`\`ros2 service call ${S.BLACKBOX.service}\` answered ${JSON.stringify(r.stdout.trim().slice(-200))}`);
+  const detail = await checkBlackbox(m[1], t0);
+  return `\`ros2 service call ${S.BLACKBOX.service} std_srvs/srv/Trigger\` → success, ${detail}`;
+});
+
+def("black box save (Foxglove service call)", 40_000, async () => {
+  const sv = await waitServices(state.viewer, [S.BLACKBOX.service]);
+  const box = sv[S.BLACKBOX.service];
+  const t0 = Date.now();
+  const r = await callService(state.viewer, box, "json", new TextEncoder().encode("{}"), 20_000);
+  const answer = JSON.parse(new TextDecoder().decode(responseOf(box, r)));
+  if (answer.success !== true) fail(`answered ${JSON.stringify(answer)}`);
+  if (answer.message.includes("/")) fail(`the answer shows a path: ${JSON.stringify(answer.message)}`);
+  const detail = await checkBlackbox(answer.message, t0);
+  return `Service Call of ${box.name} (${box.type}) → ${JSON.stringify(answer)} in ${r.ms} ms, ${detail}`;
 });
 
 // --- client publishing ---
