@@ -434,6 +434,21 @@ impl Hub {
                     },
                 );
             }
+            RosEvent::ReaderFull { key, times, depth } => {
+                let topic = self.channel_topic(key);
+                tracing::warn!(channel = key, %topic, times, depth, "ROS reader found full");
+                let message = format!(
+                    "The gateway's ROS reader of {topic} (history depth {depth}) was found full                      {times} time(s): the middleware may have overwritten messages before the                      gateway took them, and it does not say how many. The gateway is short of                      CPU; a larger max_qos_depth gives it more slack"
+                );
+                self.tell_subscribers(
+                    key,
+                    Control::Status {
+                        level: StatusLevel::Warning,
+                        message,
+                        id: Some(ROS_DROPS_STATUS_ID.to_string()),
+                    },
+                );
+            }
             RosEvent::PublisherFailed { key, reason } => self.publisher_failed(key, &reason),
             RosEvent::ServiceRequest {
                 request,

@@ -277,6 +277,17 @@ pub enum RosEvent {
         /// What the backend knows about why, for the viewer and the log.
         reason: String,
     },
+    /// The reader of a subscription was found full: its middleware may have overwritten
+    /// messages before the gateway took them, without saying how many (Cyclone DDS). Sent at
+    /// most every few seconds per subscription.
+    ReaderFull {
+        /// The subscription.
+        key: SubscriptionKey,
+        /// How many times the reader was found full since the last report.
+        times: u64,
+        /// The reader's history depth.
+        depth: u32,
+    },
     /// The answer to [`RosCommand::CallService`]: the response as JSON, or why the call failed.
     ServiceResponse {
         /// As given to `CallService`.

@@ -70,6 +70,17 @@ fn reported_count(status: &str) -> Option<u64> {
     words.get(i.checked_sub(1)?)?.parse().ok()
 }
 
+/// How many times a gateway status says its ROS reader was found full (messages may have been
+/// overwritten in the middleware, which does not say how many): "… was found full N time(s) …".
+fn reader_full_count(status: &str) -> Option<u64> {
+    let words: Vec<&str> = status.split_whitespace().collect();
+    let i = words.iter().position(|w| *w == "time(s):")?;
+    if !status.contains(" was found full ") {
+        return None;
+    }
+    words.get(i.checked_sub(1)?)?.parse().ok()
+}
+
 /// What the publisher reported.
 #[derive(Debug, Clone, Copy, Default)]
 struct Sent {
@@ -490,8 +501,9 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
          is the rate it achieved. Gateway CPU: on-CPU time of every gateway thread from GO to \
          the end of the drain, per second of publishing and per delivered message. Where the \
          gateway sent the viewer status messages (its drop reports: `ros-dropped-messages` for \
-         messages the ROS side lost before the gateway took them, `dropped-messages` for its \
-         own queue), the first is quoted below the table.\n",
+         messages the ROS side lost before the gateway took them, or for a reader found full \
+         where the middleware hides how many it overwrote; `dropped-messages` for its own \
+         queue), the first is quoted below the table.\n",
         opts.publisher,
         opts.depth,
         opts.duration.as_millis(),
@@ -515,6 +527,15 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
         // Every message not delivered should be in one of the gateway's drop reports.
         let lost = g.sent.sent.saturating_sub(g.delivered);
         let reported: u64 = g.statuses.iter().filter_map(|m| reported_count(m)).sum();
+        // Losses hidden in the middleware are not counted, but the gateway says it saw the
+        // reader full: flagged, not silent.
+        let full: u64 = g.statuses.iter().filter_map(|m| reader_full_count(m)).sum();
+        let unreported = lost.saturating_sub(reported);
+        let unreported = if unreported > 0 && full > 0 {
+            format!("{unreported} (flagged: reader found full {full}×)")
+        } else {
+            unreported.to_string()
+        };
         let _ = writeln!(
             s,
             "| {} @ {} | {:.0} / {:.0} msg/s | {}/{} ({}) | {}/{} ({}) | {} / {} | {:.2} cores, {:.0} µs/msg | {:.2} / {:.2} ms | {} |",
@@ -529,7 +550,7 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
             g.sent.sent,
             pct(g.delivered, g.sent.sent),
             reported.min(lost),
-            lost.saturating_sub(reported),
+            unreported,
             if window > 0.0 { g.gateway_cpu_s / window } else { 0.0 },
             if g.delivered > 0 { g.gateway_cpu_s * 1e6 / g.delivered as f64 } else { 0.0 },
             g.p50_ns as f64 / 1e6,
@@ -579,7 +600,19 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
 
 #[cfg(test)]
 mod tests {
-    use super::reported_count;
+    use super::{reader_full_count, reported_count};
+
+    #[test]
+    fn reader_full_reports_are_counted() {
+        assert_eq!(
+            reader_full_count(
+                "The gateway's ROS reader of /bench (history depth 10) was found full 3 time(s): \
+                 the middleware may have overwritten messages"
+            ),
+            Some(3)
+        );
+        assert_eq!(reader_full_count("Dropped 8 message(s) because"), None);
+    }
 
     #[test]
     fn drop_reports_are_counted() {

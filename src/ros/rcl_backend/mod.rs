@@ -16,8 +16,12 @@
 //! Why the loop waits in `rcl_wait` instead of polling: a message wakes it at once, so the reader
 //! (whose depth follows the QoS rule, `min_qos_depth..=max_qos_depth`) is emptied long before it
 //! can overflow, and an idle gateway costs no CPU. Losses the middleware does report (a
-//! best-effort reader's gaps, rejected samples) are counted and reported to the hub
-//! ([`RosEvent::MessagesLost`]), which tells the viewers of that topic.
+//! best-effort reader's gaps, rejected samples) and gaps in the publishers' sequence numbers
+//! (where the rmw gives them) are counted and reported to the hub ([`RosEvent::MessagesLost`]),
+//! which tells the viewers of that topic. Cyclone DDS gives no sequence numbers and does not count
+//! a KEEP_LAST history overwriting its oldest message, so a gateway starved of CPU could lose
+//! messages there unseen; a pass that finds the history full is reported instead
+//! ([`RosEvent::ReaderFull`], see `OverflowWatch`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -279,6 +283,8 @@ struct Subscription {
     /// Lost since the last report: by sequence gaps, and as the middleware reported.
     gaps: u64,
     reported_lost: u64,
+    /// Losses the middleware may have hidden (a full reader history).
+    overflow: OverflowWatch,
 }
 
 /// A request to a service the core offers, waiting for the core's answer.
@@ -543,6 +549,7 @@ impl RosThread {
                         last_seq: HashMap::new(),
                         gaps: 0,
                         reported_lost: 0,
+                        overflow: OverflowWatch::new(choice.qos.depth),
                     },
                 );
             }
@@ -641,11 +648,14 @@ impl RosThread {
             return;
         };
         let log_time = self.log_time();
+        let mut taken = 0;
         for _ in 0..MAX_TAKE_PER_PASS {
             match self.node.take(id) {
                 Ok(Some(m)) => {
+                    taken += 1;
                     if let Some(s) = self.subs.get_mut(&key) {
                         count_gap(&mut s.last_seq, &mut s.gaps, m.publisher, m.sequence);
+                        s.overflow.sequence(m.sequence);
                     }
                     // The publisher's source timestamp, where the middleware gives one.
                     let publish_time = u64::try_from(m.source_timestamp)
@@ -654,12 +664,15 @@ impl RosThread {
                         .unwrap_or(log_time);
                     self.sink.message(key, log_time, publish_time, m.payload);
                 }
-                Ok(None) => return,
+                Ok(None) => break,
                 Err(e) => {
                     debug!("cannot take a message: {e}");
-                    return;
+                    break;
                 }
             }
+        }
+        if let Some(s) = self.subs.get_mut(&key) {
+            s.overflow.pass(taken);
         }
     }
 
@@ -668,7 +681,15 @@ impl RosThread {
         for (key, s) in &mut self.subs {
             let reported = self.node.take_lost(s.id).unwrap_or(0);
             s.reported_lost += reported;
+            let full = s.overflow.take_full();
             if s.gaps == 0 && s.reported_lost == 0 {
+                if full > 0 {
+                    let _ = self.events.send(RosEvent::ReaderFull {
+                        key: *key,
+                        times: full,
+                        depth: s.overflow.depth,
+                    });
+                }
                 continue;
             }
             let (count, reason) = if s.gaps >= s.reported_lost {
@@ -1067,6 +1088,58 @@ fn count_gap(last: &mut HashMap<u64, u64>, gaps: &mut u64, publisher: u64, seq: 
     }
 }
 
+/// Watches for the loss the middleware may not report: a reader whose history (KEEP_LAST, depth
+/// `depth`) fills up before the loop takes from it overwrites its oldest message, and Cyclone DDS
+/// neither counts that (the DDS sample-lost status is about the network) nor gives sequence
+/// numbers to find the gap. Finding the history full is the only sign left: a pass that takes
+/// `depth` messages or more (arrivals during the pass aside) found it full, so something may have
+/// been overwritten. Not counted: the first pass (a transient-local publisher's history arrives
+/// at once), depth 1 (every message fills it), and subscriptions whose rmw gives sequence numbers
+/// (their gaps are counted exactly instead).
+#[derive(Debug)]
+struct OverflowWatch {
+    depth: u32,
+    first_pass: bool,
+    sequenced: bool,
+    /// Passes that found the history full since the last report.
+    full: u64,
+}
+
+impl OverflowWatch {
+    fn new(depth: u32) -> Self {
+        Self {
+            depth,
+            first_pass: true,
+            sequenced: false,
+            full: 0,
+        }
+    }
+
+    /// A message's sequence number as the rmw gave it.
+    fn sequence(&mut self, seq: u64) {
+        if seq != 0 && seq != u64::MAX {
+            self.sequenced = true;
+        }
+    }
+
+    /// One pass of the loop took `taken` messages.
+    fn pass(&mut self, taken: usize) {
+        if taken == 0 {
+            return;
+        }
+        let first = std::mem::replace(&mut self.first_pass, false);
+        let watched = !first && !self.sequenced && self.depth >= 2;
+        if watched && u64::try_from(taken).unwrap_or(u64::MAX) >= u64::from(self.depth) {
+            self.full = self.full.saturating_add(1);
+        }
+    }
+
+    /// Passes that found the history full since the last call.
+    fn take_full(&mut self) -> u64 {
+        std::mem::take(&mut self.full)
+    }
+}
+
 /// What a viewer is told when an entity cannot be created. The hub adds "Cannot subscribe to
 /// /x: " in front, so this says only why.
 fn entity_reason(e: &EntityError) -> String {
@@ -1076,6 +1149,40 @@ fn entity_reason(e: &EntityError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_reader_history_is_noticed() {
+        let mut w = OverflowWatch::new(10);
+        w.pass(10); // the first pass: a transient-local history, not an overflow
+        w.pass(0);
+        w.pass(1);
+        w.pass(9);
+        assert_eq!(w.take_full(), 0);
+        w.pass(10);
+        w.pass(12); // arrivals while taking
+        w.pass(3);
+        assert_eq!(w.take_full(), 2);
+        assert_eq!(w.take_full(), 0, "counted since the last report");
+
+        // Depth 1: every message fills the history; nothing to conclude.
+        let mut one = OverflowWatch::new(1);
+        for _ in 0..5 {
+            one.pass(1);
+        }
+        assert_eq!(one.take_full(), 0);
+
+        // Sequence numbers count the gaps exactly; the guess is not needed.
+        let mut seq = OverflowWatch::new(10);
+        seq.pass(1);
+        seq.sequence(7);
+        seq.pass(10);
+        assert_eq!(seq.take_full(), 0);
+        let mut unsupported = OverflowWatch::new(10);
+        unsupported.pass(1);
+        unsupported.sequence(u64::MAX);
+        unsupported.pass(10);
+        assert_eq!(unsupported.take_full(), 1);
+    }
 
     #[test]
     fn sequence_gaps_are_counted_per_publisher() {
