@@ -438,7 +438,11 @@ impl Hub {
                 let topic = self.channel_topic(key);
                 tracing::warn!(channel = key, %topic, times, depth, "ROS reader found full");
                 let message = format!(
-                    "The gateway's ROS reader of {topic} (history depth {depth}) was found full                      {times} time(s): the middleware may have overwritten messages before the                      gateway took them, and it does not say how many. The gateway is short of                      CPU; a larger max_qos_depth gives it more slack"
+                    "The gateway's ROS reader of {topic} (history depth {depth}) was found full \
+                     {times} time(s): the middleware may have overwritten messages before \
+                     the gateway took them, and it does not say how many. The gateway was \
+                     short of CPU; a larger min_qos_depth (with max_qos_depth) gives it more \
+                     slack"
                 );
                 self.tell_subscribers(
                     key,
@@ -796,5 +800,92 @@ fn build_server_info(config: &Config) -> ServerInfo {
         ]
         .into(),
         session_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ros::{GraphSnapshot, PublisherInfo, Qos, TopicInfo};
+
+    /// A hub with one advertised channel, `/chatter`, and two viewers; the first subscribed.
+    fn hub_with_a_subscriber() -> (Arc<Hub>, u64, Arc<Outbox>, Arc<Outbox>) {
+        let schemas = Arc::new(SchemaStore::new(Vec::new()));
+        schemas.insert_resolved(Arc::new(
+            crate::schema::parse_ros2msg("std_msgs/msg/String", "string data\n").unwrap(),
+        ));
+        let (hub, _io, _events) = Hub::new(Arc::new(Config::default()), schemas);
+        hub.handle_event(RosEvent::Graph(GraphSnapshot {
+            topics: vec![TopicInfo {
+                name: "/chatter".into(),
+                type_name: "std_msgs/msg/String".into(),
+                publishers: vec![PublisherInfo {
+                    node: "/talker".into(),
+                    qos: Qos::default(),
+                }],
+            }],
+            ..GraphSnapshot::default()
+        }));
+        let channel = *hub.state.lock().channels.keys().next().expect("advertised");
+        let outbox = || {
+            Arc::new(Outbox::new(Limits {
+                control_messages: 100,
+                data_messages: 10,
+                data_bytes: 1 << 20,
+            }))
+        };
+        let (sub, other) = (outbox(), outbox());
+        let client = hub.connect(sub.clone());
+        hub.connect(other.clone());
+        hub.subscribe(client, 7, channel).unwrap();
+        (hub, channel, sub, other)
+    }
+
+    fn statuses(outbox: &Outbox) -> Vec<(StatusLevel, String, Option<String>)> {
+        let mut out = Vec::new();
+        let _ = outbox.pop_batch(&mut out, 1000, usize::MAX);
+        out.into_iter()
+            .filter_map(|o| match o {
+                Outgoing::Control(Control::Status { level, message, id }) => {
+                    Some((level, message, id))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ros_side_losses_reach_the_topics_viewers() {
+        let (hub, channel, sub, other) = hub_with_a_subscriber();
+        statuses(&sub);
+        statuses(&other);
+        hub.handle_event(RosEvent::MessagesLost {
+            key: channel,
+            count: 12,
+            reason: "gaps".into(),
+        });
+        hub.handle_event(RosEvent::ReaderFull {
+            key: channel,
+            times: 3,
+            depth: 10,
+        });
+        let got = statuses(&sub);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got
+            .iter()
+            .all(|(l, _, id)| *l == StatusLevel::Warning
+                && id.as_deref() == Some(ROS_DROPS_STATUS_ID)));
+        assert_eq!(
+            got[0].1,
+            "12 message(s) on /chatter were lost on the ROS side, before the gateway: gaps"
+        );
+        assert_eq!(
+            got[1].1,
+            "The gateway's ROS reader of /chatter (history depth 10) was found full 3 time(s): \
+             the middleware may have overwritten messages before the gateway took them, and it \
+             does not say how many. The gateway was short of CPU; a larger min_qos_depth (with \
+             max_qos_depth) gives it more slack"
+        );
+        assert!(statuses(&other).is_empty(), "only the topic's viewers");
     }
 }
