@@ -60,6 +60,8 @@ const DISCOVERY_POLL: Duration = Duration::from_millis(20);
 const GRAPH_DEBOUNCE: Duration = Duration::from_millis(100);
 /// A snapshot is taken this often even without a graph event (QoS of a late-discovered endpoint).
 const GRAPH_REFRESH: Duration = Duration::from_secs(5);
+/// A loop pass (everything but the wait) longer than this is logged at debug level.
+const SLOW_PASS: Duration = Duration::from_millis(2);
 /// How often message-loss counts are collected and reported.
 const LOSS_REPORT: Duration = Duration::from_secs(2);
 /// At most this many messages are taken from one reader per pass, so one firehose topic cannot
@@ -389,6 +391,7 @@ impl RosThread {
                     continue;
                 }
             };
+            let pass = Instant::now();
             for id in &ready.subscriptions {
                 self.take_messages(*id);
             }
@@ -404,16 +407,28 @@ impl RosThread {
                 self.expire_served(now);
             }
             self.graph_dirty |= ready.graph_changed;
+            let mut graph_time = None;
             if (self.graph_dirty && now >= self.next_graph)
                 || now >= self.next_graph + GRAPH_REFRESH
             {
+                let t = Instant::now();
                 self.poll_graph();
                 self.graph_dirty = false;
                 self.next_graph = Instant::now() + GRAPH_DEBOUNCE;
+                graph_time = Some(t.elapsed());
             }
             if now >= self.next_loss_report {
                 self.report_losses();
                 self.next_loss_report = now + LOSS_REPORT;
+            }
+            // Readers wait while a pass runs: a long one is where a full reader comes from.
+            let took = pass.elapsed();
+            if took >= SLOW_PASS {
+                debug!(
+                    ms = took.as_secs_f64() * 1e3,
+                    graph_ms = graph_time.map(|g| g.as_secs_f64() * 1e3),
+                    "slow ROS loop pass"
+                );
             }
         }
     }
