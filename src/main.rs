@@ -338,8 +338,15 @@ async fn run_ros(overrides: impl FnOnce(&mut Config)) -> Result<(), Box<dyn std:
 fn init_logging(ros: bool) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    // On a real graph the node's ROS log level decides (`debug:=true`, `--log-level`), so the
+    // gateway's own debug events must get as far as the rosout layer.
+    let default = if ros {
+        "info,foxglove_gateway=debug"
+    } else {
+        "info"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let registry = tracing_subscriber::registry().with(filter);
     #[cfg(feature = "ros2")]
     if ros {

@@ -96,8 +96,8 @@ function startPeer(name, args) {
   return start(name, PY, [PEER, ...args], { logDir: LOG_DIR });
 }
 
-async function startLaunch(name) {
-  const p = start(name, "ros2", LAUNCH_ARGS, { logDir: LOG_DIR });
+async function startLaunch(name, extra = []) {
+  const p = start(name, "ros2", [...LAUNCH_ARGS, ...extra], { logDir: LOG_DIR });
   launches.push(p);
   const t0 = Date.now();
   const listening = await p.waitLine(/foxglove_gateway listening on ws:\/\//, { timeoutMs: 60_000, since: t0 });
@@ -786,7 +786,7 @@ def("immediate relaunch: one node", 90_000, async () => {
   // A fresh launch, stopped with SIGINT and relaunched the moment ros2 launch has exited: the
   // relaunched node must be the only /foxglove_gateway (no ghost of the one that just stopped).
   const t2 = Date.now();
-  const { proc: l2 } = await startLaunch("launch-2");
+  const { proc: l2 } = await startLaunch("launch-2", ["debug:=true"]);
   await ros2(["param", "get", GATEWAY, "port"]);
   await procs.robot.waitEvent((e) => e.ev === "nodes" && countOf(e.nodes, GATEWAY) >= 1, { since: t2, timeoutMs: 15_000, what: `${GATEWAY} in the graph` });
   l2.signal("SIGINT");
@@ -805,6 +805,17 @@ def("immediate relaunch: one node", 90_000, async () => {
   const when = `${secs(Date.now() - t0)} after relaunching (the stopped launch exited with code ${exit.code}; ${atRelaunch} ${GATEWAY} in the graph at relaunch; listening after ${secs(ms)})`;
   if (seen !== 1 || cli !== 1) fail(`${when}: the graph shows ${seen} ${GATEWAY} nodes (rclpy view), \`ros2 node list -a\` ${cli}`);
   return `${when}: exactly one ${GATEWAY} (rclpy view and \`ros2 node list -a\`)`;
+});
+
+def("debug:=true", 5_000, async () => {
+  // launch-2 ran with debug:=true, launch-1 without: the gateway's DEBUG lines in one only.
+  const debugLines = (name) => (launches.find((p) => p.name === name)?.lines ?? []).filter((l) => /\[DEBUG\] \[[\d.]+\] \[foxglove_gateway\]/.test(l.text));
+  const l1 = launches.find((p) => p.name === "launch-1");
+  if (!launches.some((p) => p.name === "launch-2")) fail("the launch with debug:=true did not run");
+  const [on, off] = [debugLines("launch-2"), debugLines("launch-1")];
+  if (!on.length) fail("ros2 launch … debug:=true printed no DEBUG line of the gateway");
+  if (off.length) fail(`without debug:=true the gateway printed ${off.length} DEBUG line(s), first: ${off[0].text.slice(0, 160)}`);
+  return `with debug:=true ${on.length} DEBUG line(s) of the gateway, first: "${on[0].text.slice(0, 140)}"; without it none in ${l1?.lines.length ?? 0} lines`;
 });
 
 def("no ERROR logs", 30_000, async () => {

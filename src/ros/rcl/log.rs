@@ -76,6 +76,16 @@ pub fn set_level(logger: &str, severity: Severity) {
     }
 }
 
+/// Whether `logger` shows `severity` (its own level, or the nearest ancestor's, or the default;
+/// `--ros-args --log-level` and [`set_level`] set them).
+pub fn is_enabled(logger: &str, severity: Severity) -> bool {
+    let logger = c_text(logger);
+    let _global = super::GLOBAL.lock();
+    // SAFETY: a NUL-terminated name alive for the call; rcutils only reads it. Levels are not
+    // changed meanwhile (`_global` serialises this with logging and node set-up).
+    unsafe { rcutils_logging_logger_is_enabled_for(logger.as_ptr(), severity.rcutils()) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,7 +58,7 @@ mod params;
 mod typesupport;
 
 pub use graph::{EndpointInfo, NamesAndTypes};
-pub use log::{log, set_level, Severity};
+pub use log::{is_enabled, log, set_level, Severity};
 pub use node::{
     ClientId, RclNode, Ready, RequestHeader, ServiceId, SubscriptionId, TakenMessage, Waker,
 };

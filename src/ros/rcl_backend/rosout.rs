@@ -12,6 +12,7 @@
 
 use std::cell::Cell;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use parking_lot::Mutex;
@@ -41,7 +42,13 @@ struct State {
 /// Show debug-level events (the `debug` parameter), as `--log-level debug` would.
 pub(super) fn set_debug(logger: &str) {
     rcl::set_level(logger, rcl::Severity::Debug);
+    DEBUG.store(true, Ordering::Relaxed);
 }
+
+/// Whether the node's logger shows DEBUG. Debug events pass the process's `tracing` filter (so
+/// that `debug:=true` and `--log-level foxglove_gateway:=debug` can show them), and this keeps
+/// them from costing more than a load while they are off.
+static DEBUG: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// Set while this thread is inside rcutils logging: an event raised from in there (say via a
@@ -68,6 +75,15 @@ impl RosoutLayer {
 
 impl<S: Subscriber> Layer<S> for RosoutLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let st = state();
+        // Until the node exists its level is unknown: those few events are kept, and rcutils
+        // filters them when they are replayed.
+        if *event.metadata().level() > Level::INFO
+            && st.logger.get().is_some()
+            && !DEBUG.load(Ordering::Relaxed)
+        {
+            return;
+        }
         let mut visitor = MessageVisitor::default();
         event.record(&mut visitor);
         let meta = event.metadata();
@@ -77,7 +93,6 @@ impl<S: Subscriber> Layer<S> for RosoutLayer {
             file: meta.file().unwrap_or("").to_string(),
             line: meta.line().unwrap_or(0),
         };
-        let st = state();
         if let Some(logger) = st.logger.get() {
             return emit(logger, &pending);
         }
@@ -97,6 +112,9 @@ pub(super) fn mark_ready(logger: &str) {
     // Hold the buffer lock while setting the name, so no event can slip into the buffer after it
     // was replayed.
     let mut q = st.pending.lock();
+    if rcl::is_enabled(logger, rcl::Severity::Debug) {
+        DEBUG.store(true, Ordering::Relaxed);
+    }
     let _ = st.logger.set(logger.to_string());
     let logger = st.logger.get().map(String::as_str).unwrap_or(logger);
     for p in q.drain(..) {
