@@ -252,9 +252,17 @@ fn launch_file_has_every_bridge_argument_with_its_default() {
         let ours = args
             .get(*name)
             .unwrap_or_else(|| panic!("missing arg {name}"));
-        if *name == "max_qos_depth" {
-            // Deliberate: foxglove_bridge's code and README say 25, its launch file 10.
-            assert_eq!(ours, "25");
+        if *name == "min_qos_depth" || *name == "max_qos_depth" {
+            // Deliberate: a deeper reader by default (docs/ROBOT.md, "Where foxglove_gateway
+            // deliberately differs").
+            assert_eq!(
+                ours,
+                if *name == "min_qos_depth" {
+                    "50"
+                } else {
+                    "100"
+                }
+            );
         } else {
             assert_eq!(ours, default, "default of {name}");
         }

@@ -168,9 +168,13 @@ pub struct Config {
     pub capabilities: Vec<String>,
     /// `asset_uri_allowlist`.
     pub asset_uri_allowlist: Patterns,
-    /// `min_qos_depth`.
+    /// `min_qos_depth`. Default 50, not foxglove_bridge's 1: the reader is the gateway's only
+    /// slack against its thread being descheduled, and with Cyclone DDS what it overwrites is
+    /// lost without a count (docs/BENCHMARK.md, "Real-ROS results": depth 10 lost messages at
+    /// 1 kHz on a 2-core machine). Memory is spent only while the gateway is behind.
     pub min_qos_depth: u32,
-    /// `max_qos_depth`. Default 25 (foxglove_bridge's code default; its launch file says 10).
+    /// `max_qos_depth`. Default 100, at least `min_qos_depth` (foxglove_bridge: 25 in its code,
+    /// 10 in its launch file).
     pub max_qos_depth: u32,
     /// `best_effort_qos_topic_whitelist`: topics forced to best-effort subscriptions.
     pub best_effort_qos_topic_whitelist: Patterns,
@@ -312,8 +316,8 @@ impl Default for Config {
                 &[DEFAULT_ASSET_URI_ALLOWLIST],
             )
             .expect("static pattern"),
-            min_qos_depth: 1,
-            max_qos_depth: 25,
+            min_qos_depth: 50,
+            max_qos_depth: 100,
             best_effort_qos_topic_whitelist: Patterns::none(),
             include_hidden: false,
             ignore_unresponsive_param_nodes: true,

@@ -113,6 +113,10 @@ enum Cmd {
         /// Publisher history depth (keep last).
         #[arg(long, default_value_t = 10)]
         depth: usize,
+        /// The reference subscriber's depth: the gateway's reader depth for this publisher
+        /// (the publisher's depth clamped to min_qos_depth..=max_qos_depth, 50..=100 by default).
+        #[arg(long, default_value_t = 50)]
+        reader_depth: usize,
         /// Write the report here too.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -177,6 +181,7 @@ fn main() -> std::process::ExitCode {
             big_rate,
             big_size,
             depth,
+            reader_depth,
             out,
             launch_log,
         } => {
@@ -192,6 +197,7 @@ fn main() -> std::process::ExitCode {
                 duration: Duration::from_millis(duration_ms),
                 workloads,
                 depth,
+                reader_depth,
                 launch_log,
             };
             match rt.block_on(ros::run(opts)) {

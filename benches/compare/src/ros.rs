@@ -3,8 +3,8 @@
 //! A ROS 2 publisher (`benches/ros/rcl_pub.c` by default) → the gateway started with
 //! `ros2 launch` → the same Rust receiver as the other workloads ([`crate::receiver`]), at
 //! 1/5/10/20 kHz of 100 B and 30 Hz of 1 MiB. As the reference, the same publisher → a plain
-//! rclpy subscriber with the QoS the gateway picks (reliable, volatile, keep last `depth`): the
-//! rates a ROS 2 node keeps up with on this machine. Must run inside the private network
+//! rclpy subscriber with the QoS the gateway picks (reliable, volatile, keep last
+//! `reader_depth`): the rates a ROS 2 node keeps up with on this machine. Must run inside the private network
 //! namespace of scripts/ros-netns.sh with ROS 2 sourced.
 
 use std::fmt::Write as _;
@@ -35,8 +35,10 @@ pub struct Options {
     pub duration: Duration,
     /// `(payload bytes, messages/s)` per workload.
     pub workloads: Vec<(usize, u32)>,
-    /// Publisher history depth (the gateway and the reference subscribe with the same).
+    /// Publisher history depth.
     pub depth: usize,
+    /// The gateway's reader depth for this publisher; the reference subscribes with the same.
+    pub reader_depth: usize,
     /// Where the launch output goes (scanned for ERROR lines).
     pub launch_log: Option<PathBuf>,
 }
@@ -301,7 +303,7 @@ async fn publish(publisher: &mut Peer, duration: Duration) -> Result<Sent, RosEr
 }
 
 async fn reference_run(opts: &Options, size: usize, rate: u32) -> Result<RefRun, RosError> {
-    let depth = ["--depth".to_string(), opts.depth.to_string()];
+    let depth = ["--depth".to_string(), opts.reader_depth.to_string()];
     let mut sub = Peer::start(&opts.reference, &depth, "reference subscriber").await?;
     let mut publisher = start_publisher(opts, size, rate).await?;
     let sent = publish(&mut publisher, opts.duration).await?;
@@ -497,7 +499,8 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
         s,
         "## Real-ROS workload: publisher → `ros2 launch` gateway → Rust receiver\n\n\
          Publisher: `{}` (reliable, volatile, keep last {}), {} ms per run. Reference: `{}`, a \
-         plain rclpy subscriber with the same QoS. delivered/sent per run; the publisher column \
+         plain rclpy subscriber with the QoS of the gateway's reader (keep last {}). \
+         delivered/sent per run; the publisher column \
          is the rate it achieved. Gateway CPU: on-CPU time of every gateway thread from GO to \
          the end of the drain, per second of publishing and per delivered message. Where the \
          gateway sent the viewer status messages (its drop reports: `ros-dropped-messages` for \
@@ -507,7 +510,8 @@ fn report(opts: &Options, refs: &[RefRun], gws: &[GwRun], launch_errors: &[Strin
         opts.publisher,
         opts.depth,
         opts.duration.as_millis(),
-        opts.reference
+        opts.reference,
+        opts.reader_depth
     );
     let _ = writeln!(s, "| workload | publisher achieved (ref / gw run) | rclpy subscriber delivered/sent | gateway → receiver delivered/sent | lost, reported by the gateway / not reported | gateway CPU | latency p50 / p99 | gateway delivers all where rclpy keeps up |");
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");

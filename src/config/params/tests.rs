@@ -29,8 +29,8 @@ fn empty_map_gives_defaults() {
     let (c, w) = load(&[]).unwrap();
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(c.port, 8765);
-    assert_eq!(c.max_qos_depth, 25);
-    assert_eq!(c.min_qos_depth, 1);
+    assert_eq!(c.max_qos_depth, 100);
+    assert_eq!(c.min_qos_depth, 50);
     assert!(c.topic_whitelist.matches("/anything"));
     assert!(!c.best_effort_qos_topic_whitelist.matches("/anything"));
     assert_eq!(c.foxglove_api_url, DEFAULT_FOXGLOVE_API_URL);

@@ -711,7 +711,7 @@ impl RosThread {
                 (
                     s.gaps,
                     "gaps in the publishers' sequence numbers (the network or the reader's \
-                     history lost them; a larger max_qos_depth may help)"
+                     history lost them; a larger min_qos_depth may help)"
                         .to_string(),
                 )
             } else {
