@@ -425,14 +425,7 @@ impl Hub {
                     "{count} message(s) on {topic} were lost on the ROS side, before the \
                      gateway: {reason}"
                 );
-                self.tell_subscribers(
-                    key,
-                    Control::Status {
-                        level: StatusLevel::Warning,
-                        message,
-                        id: Some(ROS_DROPS_STATUS_ID.to_string()),
-                    },
-                );
+                self.tell_ros_loss(key, message);
             }
             RosEvent::ReaderFull { key, times, depth } => {
                 let topic = self.channel_topic(key);
@@ -444,14 +437,7 @@ impl Hub {
                      short of CPU; a larger min_qos_depth (with max_qos_depth) gives it more \
                      slack"
                 );
-                self.tell_subscribers(
-                    key,
-                    Control::Status {
-                        level: StatusLevel::Warning,
-                        message,
-                        id: Some(ROS_DROPS_STATUS_ID.to_string()),
-                    },
-                );
+                self.tell_ros_loss(key, message);
             }
             RosEvent::PublisherFailed { key, reason } => self.publisher_failed(key, &reason),
             RosEvent::ServiceRequest {
@@ -480,6 +466,19 @@ impl Hub {
     }
 
     /// Queue a control message for every viewer subscribed to `channel`.
+    /// A warning to the viewers of `channel` about messages the ROS side lost, under the status
+    /// id [`ROS_DROPS_STATUS_ID`].
+    fn tell_ros_loss(&self, channel: u64, message: String) {
+        self.tell_subscribers(
+            channel,
+            Control::Status {
+                level: StatusLevel::Warning,
+                message,
+                id: Some(ROS_DROPS_STATUS_ID.to_string()),
+            },
+        );
+    }
+
     fn tell_subscribers(&self, channel: u64, msg: Control) {
         let state = self.state.lock();
         if let Some(subs) = state.subs.get(&channel) {
