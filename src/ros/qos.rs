@@ -116,28 +116,50 @@ mod tests {
     const T: Durability = Durability::TransientLocal;
     const V: Durability = Durability::Volatile;
 
+    /// foxglove_bridge's depths (1 and 25), where the rule shows best.
+    fn bridge() -> Config {
+        Config {
+            min_qos_depth: 1,
+            max_qos_depth: 25,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn by_default_a_reader_is_at_least_50_deep() {
+        let c = subscription_qos("/imu", &[q(R, V, 10)], &Config::default());
+        assert_eq!(c.qos, q(R, V, 50));
+        let pubs = [q(R, V, 80), q(R, V, 80)];
+        assert_eq!(
+            subscription_qos("/big", &pubs, &Config::default())
+                .qos
+                .depth,
+            100
+        );
+    }
+
     #[test]
     fn no_publishers_gives_reliable_volatile_min_depth() {
-        let c = subscription_qos("/x", &[], &Config::default());
+        let c = subscription_qos("/x", &[], &bridge());
         assert_eq!(c.qos, q(R, V, 1));
         assert!(c.warnings.is_empty());
         let cfg = Config {
             min_qos_depth: 5,
-            ..Config::default()
+            ..bridge()
         };
         assert_eq!(subscription_qos("/x", &[], &cfg).qos.depth, 5);
     }
 
     #[test]
     fn single_reliable_publisher_is_mirrored() {
-        let c = subscription_qos("/odom", &[q(R, V, 10)], &Config::default());
+        let c = subscription_qos("/odom", &[q(R, V, 10)], &bridge());
         assert_eq!(c.qos, q(R, V, 10));
         assert!(c.warnings.is_empty());
     }
 
     #[test]
     fn depths_sum_with_zero_counted_as_one_and_clamp() {
-        let cfg = Config::default();
+        let cfg = bridge();
         let pubs = [q(R, T, 1), q(R, T, 0), q(R, T, 0)];
         let c = subscription_qos("/tf_static", &pubs, &cfg);
         assert_eq!(c.qos, q(R, T, 3), "three static broadcasters, latched");
@@ -147,17 +169,17 @@ mod tests {
         assert_eq!(c.warnings.len(), 1);
         let cfg = Config {
             min_qos_depth: 4,
-            ..Config::default()
+            ..bridge()
         };
         assert_eq!(subscription_qos("/s", &[q(R, V, 1)], &cfg).qos.depth, 4);
     }
 
     #[test]
     fn mixed_reliability_goes_best_effort_with_warning() {
-        let c = subscription_qos("/m", &[q(R, V, 1), q(B, V, 1)], &Config::default());
+        let c = subscription_qos("/m", &[q(R, V, 1), q(B, V, 1)], &bridge());
         assert_eq!(c.qos.reliability, B);
         assert_eq!(c.warnings.len(), 1);
-        let c = subscription_qos("/b", &[q(B, V, 5)], &Config::default());
+        let c = subscription_qos("/b", &[q(B, V, 5)], &bridge());
         assert_eq!(c.qos.reliability, B);
         assert!(c.warnings.is_empty(), "all best-effort is not mixed");
     }
@@ -167,16 +189,16 @@ mod tests {
         let c = subscription_qos(
             "/u",
             &[q(Reliability::Unknown, Durability::Unknown, 1)],
-            &Config::default(),
+            &bridge(),
         );
         assert_eq!(c.qos, q(B, V, 1));
     }
 
     #[test]
     fn transient_local_only_if_all_are() {
-        let c = subscription_qos("/d", &[q(R, T, 1), q(R, V, 1)], &Config::default());
+        let c = subscription_qos("/d", &[q(R, T, 1), q(R, V, 1)], &bridge());
         assert_eq!(c.qos.durability, V);
-        let c = subscription_qos("/robot_description", &[q(R, T, 1)], &Config::default());
+        let c = subscription_qos("/robot_description", &[q(R, T, 1)], &bridge());
         assert_eq!(c.qos.durability, T);
     }
 
@@ -184,7 +206,7 @@ mod tests {
     fn forced_best_effort_list() {
         let cfg = Config {
             best_effort_qos_topic_whitelist: Patterns::new("b", &["/camera/.*"]).unwrap(),
-            ..Config::default()
+            ..bridge()
         };
         let c = subscription_qos("/camera/image", &[q(R, V, 1)], &cfg);
         assert_eq!(c.qos.reliability, B);
