@@ -179,8 +179,14 @@ fn check_saved(
     o
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn blackbox_saved_through_a_foxglove_service_call_during_demo_traffic() {
+/// A gateway with the black box on (`WINDOW_S`, recordings in a temp dir), the demo robot
+/// publishing, and an observer of what it publishes.
+async fn demo_with_box() -> (
+    tempfile::TempDir,
+    support::TestServer,
+    Arc<Mutex<BTreeMap<String, HashSet<String>>>>,
+    demo::Demo,
+) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let server = support::start(move |c| {
@@ -199,7 +205,13 @@ async fn blackbox_saved_through_a_foxglove_service_call_during_demo_traffic() {
             "/robot_description",
         ],
     );
-    let _demo = demo::start(&demo_opts(), &server.sim, &server.schemas).unwrap();
+    let demo = demo::start(&demo_opts(), &server.sim, &server.schemas).unwrap();
+    (dir, server, published, demo)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blackbox_saved_through_a_foxglove_service_call_during_demo_traffic() {
+    let (dir, server, published, _demo) = demo_with_box().await;
     let mut v = Viewer::connect(&server).await;
     let (id, svc) = service_id(&mut v, SAVE_SERVICE).await;
     assert_eq!(svc["type"], SAVE_SERVICE_TYPE);
@@ -250,25 +262,7 @@ async fn blackbox_saved_through_a_foxglove_service_call_during_demo_traffic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blackbox_saved_through_the_ros_service() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_path_buf();
-    let server = support::start(move |c| {
-        c.blackbox_seconds = WINDOW_S;
-        c.recordings_dir = path.display().to_string();
-    })
-    .await;
-    let published = observe(
-        &server,
-        &[
-            "/odom",
-            "/tf",
-            "/scan",
-            "/chatter",
-            "/tf_static",
-            "/robot_description",
-        ],
-    );
-    let _demo = demo::start(&demo_opts(), &server.sim, &server.schemas).unwrap();
+    let (dir, server, published, _demo) = demo_with_box().await;
     tokio::time::sleep(Duration::from_millis(WINDOW_S * 1000 + 1500)).await;
     let saved_at = now_ns();
     // As `ros2 service call /foxglove_gateway/save_blackbox std_srvs/srv/Trigger` would.
