@@ -88,6 +88,18 @@ pub(super) struct Services {
 }
 
 impl Services {
+    /// The id of service `name` with `type_name`: the one it had before, if it went away and
+    /// came back, else a new one.
+    fn id_for(&mut self, name: &str, type_name: &str) -> u32 {
+        let key = (name.to_string(), type_name.to_string());
+        if let Some(id) = self.known_ids.get(&key) {
+            return *id;
+        }
+        self.next_id += 1;
+        self.known_ids.insert(key, self.next_id);
+        self.next_id
+    }
+
     fn wire(&self) -> Vec<Service> {
         self.advertised
             .iter()
@@ -286,16 +298,7 @@ impl Hub {
                 tracing::warn!(service = %w.name, type_name = %w.type_name, %reason,
                     "service advertised without schema: no definition");
             }
-            let key = (w.name.clone(), w.type_name.clone());
-            let id = match s.known_ids.get(&key) {
-                Some(id) => *id,
-                None => {
-                    s.next_id += 1;
-                    let id = s.next_id;
-                    s.known_ids.insert(key, id);
-                    id
-                }
-            };
+            let id = s.id_for(&w.name, &w.type_name);
             let a = Advertised {
                 id,
                 type_name: w.type_name.clone(),
@@ -440,16 +443,7 @@ impl Hub {
         if !self.offers("services") {
             return;
         }
-        let key = (name.to_string(), type_name.to_string());
-        let id = match s.known_ids.get(&key) {
-            Some(id) => *id,
-            None => {
-                s.next_id += 1;
-                let id = s.next_id;
-                s.known_ids.insert(key, id);
-                id
-            }
-        };
+        let id = s.id_for(name, type_name);
         let a = Advertised {
             id,
             type_name: type_name.to_string(),
